@@ -1,0 +1,36 @@
+//! psqlqueue: a message queue inside PostgreSQL.
+//!
+//! The queue logic is SQL (files under `sql/`, included here in dependency order) because the
+//! hot paths are single statements whose plans PL/pgSQL caches; Rust supplies what SQL lacks:
+//! monotonic ULID message ids and the subscription filter validator.
+
+use pgrx::prelude::*;
+
+mod id;
+
+::pgrx::pg_module_magic!(name, version);
+
+extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
+extension_sql_file!("../sql/errors.sql", name = "errors", requires = ["schema"]);
+extension_sql_file!("../sql/queue.sql", name = "queue", requires = ["errors"]);
+extension_sql_file!(
+    "../sql/message.sql",
+    name = "message",
+    requires = ["queue", "ulid_comment"]
+);
+
+#[cfg(any(test, feature = "pg_test"))]
+mod tests;
+
+/// Hooks `cargo pgrx test` calls; required at the crate root.
+#[cfg(test)]
+pub mod pg_test {
+    /// One-off set-up before the test cluster starts.
+    pub fn setup(_options: Vec<&str>) {}
+
+    /// postgresql.conf settings the tests need.
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}

@@ -1,0 +1,5 @@
+//! The `psqlqueue` sidecar binary. Built out by the REST sidecar issue.
+
+fn main() {
+    println!("psqlqueue {}", env!("CARGO_PKG_VERSION"));
+}

@@ -1,0 +1,60 @@
+-- Error helpers shared by every function. They put the object's table in the error's TABLE
+-- field, so clients (the HTTP sidecar among them) can tell a missing queue from a missing
+-- message by SQLSTATE plus table, without parsing message text.
+
+CREATE FUNCTION psqlqueue.raise_not_found(kind text, id text, parent_kind text DEFAULT NULL, parent_id text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING
+        ERRCODE = 'no_data_found',
+        MESSAGE = CASE WHEN parent_kind IS NULL
+                       THEN format('%s "%s" not found', kind, id)
+                       ELSE format('%s "%s" not found in %s "%s"', kind, id, parent_kind, parent_id) END,
+        TABLE = kind || 's';
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.raise_not_found(text, text, text, text) IS
+    'Internal: raises SQLSTATE P0002 for a missing queue, message, topic or subscription; TABLE names its table.';
+
+CREATE FUNCTION psqlqueue.raise_exists(kind text, id text)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING
+        ERRCODE = 'unique_violation',
+        MESSAGE = format('%s "%s" already exists', kind, id),
+        TABLE = kind || 's';
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.raise_exists(text, text) IS
+    'Internal: raises SQLSTATE 23505 for a queue, topic or subscription that already exists; TABLE names its table.';
+
+CREATE FUNCTION psqlqueue.raise_invalid(field text, rule text)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING
+        ERRCODE = 'invalid_parameter_value',
+        MESSAGE = format('invalid %s: %s', field, rule),
+        COLUMN = field;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.raise_invalid(text, text) IS
+    'Internal: raises SQLSTATE 22023 naming the argument (also in the COLUMN field) and the rule it broke.';
+
+-- Offset/limit pagination is checked the same way by every list function.
+CREATE FUNCTION psqlqueue.check_page("offset" int, "limit" int)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF "offset" IS NULL OR "offset" < 0 THEN
+        PERFORM psqlqueue.raise_invalid('offset', format('must be 0 or more, got %s', coalesce("offset"::text, 'null')));
+    END IF;
+    IF "limit" IS NULL OR "limit" NOT BETWEEN 1 AND 1000 THEN
+        PERFORM psqlqueue.raise_invalid('limit', format('must be between 1 and 1000, got %s', coalesce("limit"::text, 'null')));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.check_page(int, int) IS
+    'Internal: validates list pagination (offset >= 0, 1 <= limit <= 1000), raising 22023.';

@@ -1,0 +1,183 @@
+-- Queues: create, read, update, delete, statistics and housekeeping.
+-- Arguments share names with table columns, so every function reads its arguments qualified by
+-- the function's name and its columns qualified by a table alias.
+
+CREATE FUNCTION psqlqueue.check_id(kind text, id text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF id IS NULL OR id !~ '^[a-zA-Z0-9._-]{1,128}$' THEN
+        PERFORM psqlqueue.raise_invalid(kind || '.id',
+            format('must be 1 to 128 characters of a-z, A-Z, 0-9, ".", "_" or "-", got %s',
+                   coalesce(quote_literal(left(id, 140)), 'null')));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.check_id(text, text) IS
+    'Internal: raises 22023 unless id matches ^[a-zA-Z0-9._-]{1,128}$ (the rule for queue, topic and subscription ids).';
+
+CREATE FUNCTION psqlqueue.check_queue_settings(ack_deadline_seconds int, message_retention_seconds int, delivery_delay_seconds int)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF ack_deadline_seconds IS NULL OR ack_deadline_seconds NOT BETWEEN 1 AND 43200 THEN
+        PERFORM psqlqueue.raise_invalid('ack_deadline_seconds',
+            format('must be between 1 and 43200 (12 hours), got %s', coalesce(ack_deadline_seconds::text, 'null')));
+    END IF;
+    IF message_retention_seconds IS NULL OR message_retention_seconds NOT BETWEEN 1 AND 1209600 THEN
+        PERFORM psqlqueue.raise_invalid('message_retention_seconds',
+            format('must be between 1 and 1209600 (14 days), got %s', coalesce(message_retention_seconds::text, 'null')));
+    END IF;
+    IF delivery_delay_seconds IS NULL OR delivery_delay_seconds < 0
+       OR delivery_delay_seconds >= message_retention_seconds THEN
+        PERFORM psqlqueue.raise_invalid('delivery_delay_seconds',
+            format('must be 0 or more and less than message_retention_seconds (%s), got %s',
+                   message_retention_seconds, coalesce(delivery_delay_seconds::text, 'null')));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.check_queue_settings(int, int, int) IS
+    'Internal: raises 22023 unless 1 <= ack deadline <= 43200, 1 <= retention <= 1209600 and 0 <= delay < retention.';
+
+CREATE FUNCTION psqlqueue.create_queue(id text, ack_deadline_seconds int, message_retention_seconds int,
+                                       delivery_delay_seconds int DEFAULT 0)
+RETURNS psqlqueue.queues
+LANGUAGE plpgsql AS $$
+DECLARE
+    created psqlqueue.queues;
+BEGIN
+    PERFORM psqlqueue.check_id('queue', create_queue.id);
+    PERFORM psqlqueue.check_queue_settings(create_queue.ack_deadline_seconds,
+        create_queue.message_retention_seconds, create_queue.delivery_delay_seconds);
+    -- ON CONFLICT rather than catching unique_violation: no subtransaction, and a concurrent
+    -- creator of the same id gets the same clean error.
+    INSERT INTO psqlqueue.queues AS q (id, ack_deadline_seconds, message_retention_seconds, delivery_delay_seconds)
+    VALUES (create_queue.id, create_queue.ack_deadline_seconds, create_queue.message_retention_seconds,
+            create_queue.delivery_delay_seconds)
+    ON CONFLICT DO NOTHING
+    RETURNING q.* INTO created;
+    IF NOT FOUND THEN
+        PERFORM psqlqueue.raise_exists('queue', create_queue.id);
+    END IF;
+    RETURN created;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.create_queue(text, int, int, int) IS
+    'Creates a queue and returns its row. Errors: 22023 bad id or settings, 23505 the id is taken.';
+
+CREATE FUNCTION psqlqueue.update_queue(id text, ack_deadline_seconds int, message_retention_seconds int,
+                                       delivery_delay_seconds int)
+RETURNS psqlqueue.queues
+LANGUAGE plpgsql AS $$
+DECLARE
+    updated psqlqueue.queues;
+BEGIN
+    PERFORM psqlqueue.check_queue_settings(update_queue.ack_deadline_seconds,
+        update_queue.message_retention_seconds, update_queue.delivery_delay_seconds);
+    UPDATE psqlqueue.queues AS q
+       SET ack_deadline_seconds = update_queue.ack_deadline_seconds,
+           message_retention_seconds = update_queue.message_retention_seconds,
+           delivery_delay_seconds = update_queue.delivery_delay_seconds,
+           updated_at = clock_timestamp()
+     WHERE q.id = update_queue.id
+    RETURNING q.* INTO updated;
+    IF NOT FOUND THEN
+        PERFORM psqlqueue.raise_not_found('queue', update_queue.id);
+    END IF;
+    RETURN updated;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.update_queue(text, int, int, int) IS
+    'Changes a queue''s settings and returns its row. They apply to messages sent and leases taken from now on. '
+    'Errors: 22023 bad settings, P0002 no such queue.';
+
+CREATE FUNCTION psqlqueue.get_queue(id text)
+RETURNS psqlqueue.queues
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    found_queue psqlqueue.queues;
+BEGIN
+    SELECT q.* INTO found_queue FROM psqlqueue.queues AS q WHERE q.id = get_queue.id;
+    IF NOT FOUND THEN
+        PERFORM psqlqueue.raise_not_found('queue', get_queue.id);
+    END IF;
+    RETURN found_queue;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.get_queue(text) IS 'Returns a queue''s row. Errors: P0002 no such queue.';
+
+CREATE FUNCTION psqlqueue.list_queues("offset" int DEFAULT 0, "limit" int DEFAULT 10)
+RETURNS SETOF psqlqueue.queues
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    PERFORM psqlqueue.check_page(list_queues."offset", list_queues."limit");
+    RETURN QUERY
+        SELECT q.* FROM psqlqueue.queues AS q ORDER BY q.id OFFSET list_queues."offset" LIMIT list_queues."limit";
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.list_queues(int, int) IS
+    'Lists queues ordered by id, one page at a time. Errors: 22023 offset < 0 or limit outside 1..1000.';
+
+CREATE FUNCTION psqlqueue.delete_queue(id text)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM psqlqueue.queues AS q WHERE q.id = delete_queue.id;
+    IF NOT FOUND THEN
+        PERFORM psqlqueue.raise_not_found('queue', delete_queue.id);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.delete_queue(text) IS
+    'Deletes a queue with its messages and subscriptions. Errors: P0002 no such queue.';
+
+CREATE FUNCTION psqlqueue.queue_stats(id text)
+RETURNS psqlqueue.queue_stats
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    at timestamptz := clock_timestamp();
+    stats psqlqueue.queue_stats;
+BEGIN
+    PERFORM psqlqueue.get_queue(queue_stats.id);
+    SELECT count(*), coalesce(floor(extract(epoch FROM at - min(m.created_at)))::bigint, 0)
+      INTO stats
+      FROM psqlqueue.messages AS m
+     WHERE m.queue_id = queue_stats.id AND m.visible_at <= at AND m.expires_at > at;
+    RETURN stats;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.queue_stats(text) IS
+    'Counts the messages deliverable now and gives the age in whole seconds of the oldest of them (0 when none). '
+    'Errors: P0002 no such queue.';
+
+CREATE FUNCTION psqlqueue.purge_queue(id text)
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    removed bigint;
+BEGIN
+    PERFORM psqlqueue.get_queue(purge_queue.id);
+    DELETE FROM psqlqueue.messages AS m WHERE m.queue_id = purge_queue.id;
+    GET DIAGNOSTICS removed = ROW_COUNT;
+    RETURN removed;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.purge_queue(text) IS
+    'Removes every message of a queue (waiting, leased or delayed) and returns how many. Errors: P0002 no such queue.';
+
+CREATE FUNCTION psqlqueue.cleanup_queue(id text)
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    removed bigint;
+BEGIN
+    PERFORM psqlqueue.get_queue(cleanup_queue.id);
+    -- Acked messages are deleted by ack itself, so what is left to clean is the expired.
+    DELETE FROM psqlqueue.messages AS m WHERE m.queue_id = cleanup_queue.id AND m.expires_at <= clock_timestamp();
+    GET DIAGNOSTICS removed = ROW_COUNT;
+    RETURN removed;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.cleanup_queue(text) IS
+    'Removes the queue''s messages that can never be delivered again (expired; acked ones are already gone) '
+    'and returns how many. Errors: P0002 no such queue.';

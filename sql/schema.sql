@@ -1,0 +1,61 @@
+-- psqlqueue schema: tables, types and indexes. Functions live in queue.sql, message.sql and
+-- pubsub.sql; this file runs first (it is the extension's bootstrap SQL).
+
+-- A queue's settings. Every timing rule of its messages derives from these columns.
+CREATE TABLE psqlqueue.queues (
+    id                        text        PRIMARY KEY
+                                          CONSTRAINT queues_id_format CHECK (id ~ '^[a-zA-Z0-9._-]{1,128}$'),
+    ack_deadline_seconds      int         NOT NULL
+                                          CONSTRAINT queues_ack_deadline_range CHECK (ack_deadline_seconds BETWEEN 1 AND 43200),
+    message_retention_seconds int         NOT NULL
+                                          CONSTRAINT queues_retention_range CHECK (message_retention_seconds BETWEEN 1 AND 1209600),
+    delivery_delay_seconds    int         NOT NULL DEFAULT 0,
+    created_at                timestamptz NOT NULL DEFAULT clock_timestamp(),
+    updated_at                timestamptz NOT NULL DEFAULT clock_timestamp(),
+    CONSTRAINT queues_delay_range CHECK (delivery_delay_seconds >= 0
+                                         AND delivery_delay_seconds < message_retention_seconds)
+);
+
+-- One row per message not yet acked. An acked message is deleted at once, so the table holds
+-- only work that is waiting, leased or delayed (plus expired rows until receive or cleanup
+-- removes them).
+--
+-- visible_at is the single timing column the hot path reads: a message is deliverable when
+-- visible_at <= now and expires_at > now. Sending sets it to now + delay, receiving to
+-- now + ack deadline (the lease), nack to now + the given timeout.
+CREATE TABLE psqlqueue.messages (
+    id                text        PRIMARY KEY,                -- ULID: sortable by send time
+    queue_id          text        NOT NULL REFERENCES psqlqueue.queues (id) ON DELETE CASCADE,
+    label             text,
+    body              text        NOT NULL,
+    attributes        jsonb       NOT NULL DEFAULT '{}',
+    delivery_attempts int         NOT NULL DEFAULT 0,
+    visible_at        timestamptz NOT NULL,
+    expires_at        timestamptz NOT NULL,
+    created_at        timestamptz NOT NULL
+);
+
+-- The receive path: per queue, in the order messages become deliverable. Reading the head of
+-- this index needs no sort however long the backlog is.
+CREATE INDEX messages_queue_visible_idx ON psqlqueue.messages (queue_id, visible_at, id);
+
+-- What receive returns. A named type (rather than RETURNS TABLE) because receive's argument
+-- "label" would clash with the output column of the same name.
+CREATE TYPE psqlqueue.received_message AS (
+    id                text,
+    queue_id          text,
+    label             text,
+    body              text,
+    attributes        jsonb,
+    delivery_attempts int,
+    created_at        timestamptz
+);
+
+CREATE TYPE psqlqueue.queue_stats AS (
+    num_undelivered_messages           bigint,
+    oldest_unacked_message_age_seconds bigint
+);
+
+-- pg_dump keeps the rows of extension tables only when they are registered.
+SELECT pg_catalog.pg_extension_config_dump('psqlqueue.queues', '');
+SELECT pg_catalog.pg_extension_config_dump('psqlqueue.messages', '');
