@@ -1,0 +1,29 @@
+# psqlqueue: the two commands users need are `make run` and `make test`.
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: setup install fmt-check clippy pgrx-test integration-test test run bench clean-cluster
+
+setup:             
+	@bash scripts/setup.sh
+
+install: setup     
+	@bash scripts/install-ext.sh
+
+fmt-check:
+	cargo fmt --all --check
+
+clippy: setup
+	cargo clippy --workspace --all-targets -- -D warnings
+
+pgrx-test: setup   
+	@bash scripts/pgrx-test.sh
+
+integration-test: install   
+	@bash scripts/system-pg.sh
+	cargo test -p psqlqueue-tests -p psqlqueue-http
+
+test: setup fmt-check clippy pgrx-test integration-test
+
+run: install       
+	@bash scripts/run.sh

@@ -1,0 +1,218 @@
+use pgrx::prelude::*;
+
+#[pg_schema]
+mod tests {
+    use crate::tests::support::*;
+    use pgrx::prelude::*;
+
+    fn queue(id: &str) {
+        run(&format!("SELECT psqlqueue.create_queue('{id}', 30, 600)"));
+    }
+
+    #[pg_test]
+    fn send_returns_a_ulid_and_receive_returns_the_message() {
+        queue("q");
+        let id = one::<String>(
+            r#"SELECT psqlqueue.send('q', 'message body', 'my-label', '{"attribute1": "a1", "attribute2": "a2"}')"#,
+        );
+        assert_eq!(id.len(), 26);
+        assert!(id.chars().all(|c| c.is_ascii_alphanumeric()), "{id}");
+        let got = one::<String>(
+            "SELECT format('%s|%s|%s|%s|%s|%s', id, queue_id, label, body, attributes, delivery_attempts)
+               FROM psqlqueue.receive('q')",
+        );
+        assert_eq!(
+            got,
+            format!(r#"{id}|q|my-label|message body|{{"attribute1": "a1", "attribute2": "a2"}}|1"#)
+        );
+    }
+
+    #[pg_test]
+    fn send_without_label_or_attributes_gives_null_label_and_empty_object() {
+        queue("q");
+        run("SELECT psqlqueue.send('q', 'b', '')");
+        let got = one::<String>(
+            "SELECT format('%s|%s', label IS NULL, attributes) FROM psqlqueue.receive('q')",
+        );
+        assert_eq!(got, "t|{}");
+    }
+
+    #[pg_test]
+    fn ids_from_one_backend_increase() {
+        queue("q");
+        let sorted = one::<bool>(
+            "WITH s AS (SELECT i, psqlqueue.send('q', 'm') AS id FROM generate_series(1, 200) AS i)
+             SELECT bool_and(id > prev) FROM (SELECT id, lag(id) OVER (ORDER BY i) AS prev FROM s) AS t
+              WHERE prev IS NOT NULL",
+        );
+        assert!(sorted);
+    }
+
+    #[pg_test]
+    fn send_validates_its_input() {
+        queue("q");
+        assert_error(
+            "SELECT psqlqueue.send('nope', 'b')",
+            "P0002",
+            r#"queue "nope" not found"#,
+        );
+        assert_error("SELECT psqlqueue.send('q', '')", "22023", "invalid body");
+        assert_error("SELECT psqlqueue.send('q', NULL)", "22023", "invalid body");
+        assert_error(
+            &format!("SELECT psqlqueue.send('q', 'b', '{}')", "l".repeat(129)),
+            "22023",
+            "invalid label",
+        );
+        assert_error(
+            r#"SELECT psqlqueue.send('q', 'b', NULL, '["a"]')"#,
+            "22023",
+            "got a JSON array",
+        );
+        assert_error(
+            r#"SELECT psqlqueue.send('q', 'b', NULL, '{"n": 1, "ok": "s"}')"#,
+            "22023",
+            "n is a JSON number",
+        );
+        assert_error(
+            r#"SELECT psqlqueue.send('q', 'b', NULL, '{"o": {"x": "y"}}')"#,
+            "22023",
+            "o is a JSON object",
+        );
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM psqlqueue.messages"),
+            0,
+            "nothing half-written"
+        );
+    }
+
+    #[pg_test]
+    fn receive_leases_oldest_first_up_to_limit() {
+        queue("q");
+        let sent: Vec<String> = (0..5)
+            .map(|i| one::<String>(&format!("SELECT psqlqueue.send('q', 'm{i}')")))
+            .collect();
+        assert_eq!(receive_ids("q", None, 2), sent[0..2]);
+        assert_eq!(
+            receive_ids("q", None, 10),
+            sent[2..5],
+            "leased messages are not delivered again"
+        );
+        assert!(receive_ids("q", None, 10).is_empty());
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM psqlqueue.messages WHERE delivery_attempts = 1"),
+            5
+        );
+    }
+
+    #[pg_test]
+    fn receive_filters_by_label() {
+        queue("q");
+        let red = one::<String>("SELECT psqlqueue.send('q', 'r', 'red')");
+        let blue = one::<String>("SELECT psqlqueue.send('q', 'b', 'blue')");
+        let plain = one::<String>("SELECT psqlqueue.send('q', 'p')");
+        assert_eq!(receive_ids("q", Some("blue"), 10), vec![blue]);
+        assert!(receive_ids("q", Some("green"), 10).is_empty());
+        assert_eq!(receive_ids("q", None, 10), vec![red, plain]);
+    }
+
+    #[pg_test]
+    fn receive_validates_its_input() {
+        queue("q");
+        assert_error(
+            "SELECT psqlqueue.receive('nope')",
+            "P0002",
+            r#"queue "nope" not found"#,
+        );
+        for bad in ["0", "-1", "1001", "NULL"] {
+            assert_error(
+                &format!("SELECT psqlqueue.receive('q', NULL, {bad})"),
+                "22023",
+                "invalid limit",
+            );
+        }
+    }
+
+    #[pg_test]
+    fn ack_removes_the_message_for_good() {
+        queue("q");
+        let id = one::<String>("SELECT psqlqueue.send('q', 'b')");
+        receive_ids("q", None, 1);
+        run(&format!("SELECT psqlqueue.ack('q', '{id}')"));
+        assert_eq!(one::<i64>("SELECT count(*) FROM psqlqueue.messages"), 0);
+        assert_error(
+            &format!("SELECT psqlqueue.ack('q', '{id}')"),
+            "P0002",
+            "not found in queue",
+        );
+    }
+
+    #[pg_test]
+    fn ack_and_nack_only_touch_messages_of_the_named_queue() {
+        queue("q");
+        queue("other");
+        let id = one::<String>("SELECT psqlqueue.send('q', 'b')");
+        receive_ids("q", None, 1);
+        for sql in [
+            format!("SELECT psqlqueue.ack('other', '{id}')"),
+            format!("SELECT psqlqueue.nack('other', '{id}')"),
+        ] {
+            assert_error(
+                &sql,
+                "P0002",
+                &format!(r#"message "{id}" not found in queue "other""#),
+            );
+        }
+        assert_error(
+            &format!("SELECT psqlqueue.ack('nope', '{id}')"),
+            "P0002",
+            r#"queue "nope" not found"#,
+        );
+        assert_error(
+            "SELECT psqlqueue.nack('q', 'missing')",
+            "P0002",
+            r#"message "missing" not found"#,
+        );
+        assert_eq!(one::<i64>("SELECT count(*) FROM psqlqueue.messages"), 1);
+        assert!(
+            receive_ids("q", None, 1).is_empty(),
+            "the lease still holds"
+        );
+    }
+
+    #[pg_test]
+    fn nack_zero_makes_the_message_deliverable_at_once() {
+        queue("q");
+        let id = one::<String>("SELECT psqlqueue.send('q', 'b')");
+        receive_ids("q", None, 1);
+        run(&format!("SELECT psqlqueue.nack('q', '{id}')"));
+        assert_eq!(receive_ids("q", None, 1), vec![id.clone()]);
+        assert_eq!(
+            one::<i32>(&format!(
+                "SELECT delivery_attempts FROM psqlqueue.messages WHERE id = '{id}'"
+            )),
+            2
+        );
+        for bad in ["-1", "43201", "NULL"] {
+            assert_error(
+                &format!("SELECT psqlqueue.nack('q', '{id}', {bad})"),
+                "22023",
+                "invalid visibility_timeout_seconds",
+            );
+        }
+    }
+
+    #[pg_test]
+    fn stats_count_deliverable_messages() {
+        queue("q");
+        let empty = one::<String>(
+            "SELECT format('%s|%s', num_undelivered_messages, oldest_unacked_message_age_seconds) FROM psqlqueue.queue_stats('q')",
+        );
+        assert_eq!(empty, "0|0");
+        run("SELECT psqlqueue.send('q', 'm' || i) FROM generate_series(1, 3) AS i");
+        receive_ids("q", None, 1);
+        assert_eq!(
+            one::<i64>("SELECT num_undelivered_messages FROM psqlqueue.queue_stats('q')"),
+            2
+        );
+    }
+}

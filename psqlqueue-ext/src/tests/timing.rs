@@ -1,0 +1,90 @@
+//! Time-dependent rules, tested with short real intervals on the database clock.
+use pgrx::prelude::*;
+
+#[pg_schema]
+mod tests {
+    use crate::tests::support::*;
+    use pgrx::prelude::*;
+
+    #[pg_test]
+    fn delivery_delay_hides_new_messages() {
+        run("SELECT psqlqueue.create_queue('delayed', 30, 60, 1)");
+        let id = one::<String>("SELECT psqlqueue.send('delayed', 'later')");
+        assert!(receive_ids("delayed", None, 10).is_empty());
+        assert_eq!(
+            one::<i64>("SELECT num_undelivered_messages FROM psqlqueue.queue_stats('delayed')"),
+            0
+        );
+        sleep(1.1);
+        assert_eq!(receive_ids("delayed", None, 10), vec![id]);
+    }
+
+    #[pg_test]
+    fn unacked_message_is_redelivered_after_the_ack_deadline() {
+        run("SELECT psqlqueue.create_queue('q', 1, 60)");
+        let id = one::<String>("SELECT psqlqueue.send('q', 'b')");
+        assert_eq!(receive_ids("q", None, 1), vec![id.clone()]);
+        sleep(0.5);
+        assert!(
+            receive_ids("q", None, 1).is_empty(),
+            "lease holds before the deadline"
+        );
+        sleep(0.7);
+        assert_eq!(receive_ids("q", None, 1), vec![id.clone()]);
+        assert_eq!(
+            one::<i32>(&format!(
+                "SELECT delivery_attempts FROM psqlqueue.messages WHERE id = '{id}'"
+            )),
+            2
+        );
+    }
+
+    #[pg_test]
+    fn nack_with_timeout_hides_the_message_for_that_long() {
+        run("SELECT psqlqueue.create_queue('q', 30, 60)");
+        let id = one::<String>("SELECT psqlqueue.send('q', 'b')");
+        receive_ids("q", None, 1);
+        run(&format!("SELECT psqlqueue.nack('q', '{id}', 1)"));
+        assert!(receive_ids("q", None, 1).is_empty());
+        sleep(1.1);
+        assert_eq!(receive_ids("q", None, 1), vec![id]);
+    }
+
+    #[pg_test]
+    fn expired_messages_are_never_delivered_and_cleanup_removes_them() {
+        run("SELECT psqlqueue.create_queue('q', 30, 1)");
+        run("SELECT psqlqueue.send('q', 'm' || i) FROM generate_series(1, 3) AS i");
+        receive_ids("q", None, 1);
+        sleep(1.1);
+        let fresh = one::<String>("SELECT psqlqueue.send('q', 'fresh')");
+        assert_eq!(
+            one::<i64>("SELECT num_undelivered_messages FROM psqlqueue.queue_stats('q')"),
+            1
+        );
+        assert_eq!(one::<i64>("SELECT psqlqueue.cleanup_queue('q')"), 3);
+        assert_eq!(one::<i64>("SELECT psqlqueue.cleanup_queue('q')"), 0);
+        assert_eq!(receive_ids("q", None, 10), vec![fresh]);
+    }
+
+    #[pg_test]
+    fn receive_drops_expired_messages_it_meets() {
+        run("SELECT psqlqueue.create_queue('q', 30, 1)");
+        run("SELECT psqlqueue.send('q', 'm' || i) FROM generate_series(1, 3) AS i");
+        sleep(1.1);
+        assert!(receive_ids("q", None, 10).is_empty());
+        assert_eq!(one::<i64>("SELECT count(*) FROM psqlqueue.messages"), 0);
+    }
+
+    #[pg_test]
+    fn stats_report_the_age_of_the_oldest_deliverable_message() {
+        run("SELECT psqlqueue.create_queue('q', 30, 60)");
+        run("SELECT psqlqueue.send('q', 'old')");
+        sleep(1.1);
+        run("SELECT psqlqueue.send('q', 'new')");
+        let stats = one::<String>(
+            "SELECT format('%s|%s', num_undelivered_messages, oldest_unacked_message_age_seconds)
+               FROM psqlqueue.queue_stats('q')",
+        );
+        assert_eq!(stats, "2|1");
+    }
+}
