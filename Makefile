@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup install fmt-check clippy pgrx-test integration-test test run bench clean-cluster
+.PHONY: setup install fmt-check clippy pgrx-test integration-test test run stop bench
 
 setup:             
 	@bash scripts/setup.sh
@@ -25,5 +25,8 @@ integration-test: install
 
 test: setup fmt-check clippy pgrx-test integration-test
 
-run: install       
+run: install
 	@bash scripts/run.sh
+
+stop:
+	@bash scripts/stop.sh

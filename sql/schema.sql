@@ -1,5 +1,5 @@
--- psqlqueue schema: tables, types and indexes. Functions live in queue.sql, message.sql and
--- pubsub.sql; this file runs first (it is the extension's bootstrap SQL).
+-- psqlqueue schema: tables, types and indexes. Functions live in errors.sql, queue.sql,
+-- message.sql and pubsub.sql; this file runs first (it is the extension's bootstrap SQL).
 
 -- A queue's settings. Every timing rule of its messages derives from these columns.
 CREATE TABLE psqlqueue.queues (
@@ -39,6 +39,27 @@ CREATE TABLE psqlqueue.messages (
 -- this index needs no sort however long the backlog is.
 CREATE INDEX messages_queue_visible_idx ON psqlqueue.messages (queue_id, visible_at, id);
 
+-- Pub/sub: a message published to a topic is copied into every subscribed queue whose filter
+-- it matches.
+CREATE TABLE psqlqueue.topics (
+    id         text        PRIMARY KEY
+                           CONSTRAINT topics_id_format CHECK (id ~ '^[a-zA-Z0-9._-]{1,128}$'),
+    created_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+
+CREATE TABLE psqlqueue.subscriptions (
+    id              text        PRIMARY KEY
+                                CONSTRAINT subscriptions_id_format CHECK (id ~ '^[a-zA-Z0-9._-]{1,128}$'),
+    topic_id        text        NOT NULL REFERENCES psqlqueue.topics (id) ON DELETE CASCADE,
+    queue_id        text        NOT NULL REFERENCES psqlqueue.queues (id) ON DELETE CASCADE,
+    message_filters jsonb,      -- NULL: every message; see psqlqueue.filter_matches
+    created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    -- Also the index publish reads: all subscriptions of a topic.
+    CONSTRAINT subscriptions_topic_queue_key UNIQUE (topic_id, queue_id)
+);
+-- Deleting a queue finds its subscriptions through this index.
+CREATE INDEX subscriptions_queue_idx ON psqlqueue.subscriptions (queue_id);
+
 -- What receive returns. A named type (rather than RETURNS TABLE) because receive's argument
 -- "label" would clash with the output column of the same name.
 CREATE TYPE psqlqueue.received_message AS (
@@ -59,3 +80,5 @@ CREATE TYPE psqlqueue.queue_stats AS (
 -- pg_dump keeps the rows of extension tables only when they are registered.
 SELECT pg_catalog.pg_extension_config_dump('psqlqueue.queues', '');
 SELECT pg_catalog.pg_extension_config_dump('psqlqueue.messages', '');
+SELECT pg_catalog.pg_extension_config_dump('psqlqueue.topics', '');
+SELECT pg_catalog.pg_extension_config_dump('psqlqueue.subscriptions', '');

@@ -2,10 +2,11 @@
 //!
 //! The queue logic is SQL (files under `sql/`, included here in dependency order) because the
 //! hot paths are single statements whose plans PL/pgSQL caches; Rust supplies what SQL lacks:
-//! monotonic ULID message ids and the subscription filter validator.
+//! monotonic ULID message ids (`id.rs`) and the subscription filter validator (`filter.rs`).
 
 use pgrx::prelude::*;
 
+mod filter;
 mod id;
 
 ::pgrx::pg_module_magic!(name, version);
@@ -17,6 +18,11 @@ extension_sql_file!(
     "../sql/message.sql",
     name = "message",
     requires = ["queue", "ulid_comment"]
+);
+extension_sql_file!(
+    "../sql/pubsub.sql",
+    name = "pubsub",
+    requires = ["message", "filter_comment"]
 );
 
 #[cfg(any(test, feature = "pg_test"))]

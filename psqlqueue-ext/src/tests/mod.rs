@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod message;
+mod pubsub;
 mod queue;
 mod support;
 mod timing;

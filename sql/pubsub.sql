@@ -1,0 +1,187 @@
+-- Pub/sub: topics, subscriptions and publish (filtered fan-out in one statement).
+
+CREATE FUNCTION psqlqueue.filter_matches(filters jsonb, attributes jsonb)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    -- Every key of the filter must be an attribute whose value the key lists (`?` on a JSON
+    -- array tests membership of a string); a NULL filter matches everything.
+    SELECT filters IS NULL
+        OR NOT EXISTS (SELECT 1
+                         FROM jsonb_each(filters) AS f(key, allowed)
+                        WHERE NOT coalesce(f.allowed ? (attributes ->> f.key), false))
+$$;
+COMMENT ON FUNCTION psqlqueue.filter_matches(jsonb, jsonb) IS
+    'The subscription filter evaluator: true when, for every key of filters, attributes has that key with one of '
+    'the listed values (AND across keys, OR within a key). A NULL filter matches every message.';
+
+CREATE FUNCTION psqlqueue.create_topic(id text)
+RETURNS psqlqueue.topics
+LANGUAGE plpgsql AS $$
+DECLARE
+    created psqlqueue.topics;
+BEGIN
+    PERFORM psqlqueue.check_id('topic', create_topic.id);
+    INSERT INTO psqlqueue.topics AS t (id) VALUES (create_topic.id)
+    ON CONFLICT DO NOTHING
+    RETURNING t.* INTO created;
+    IF NOT FOUND THEN
+        PERFORM psqlqueue.raise_exists('topic', create_topic.id);
+    END IF;
+    RETURN created;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.create_topic(text) IS
+    'Creates a topic and returns its row. Errors: 22023 bad id, 23505 the id is taken.';
+
+CREATE FUNCTION psqlqueue.get_topic(id text)
+RETURNS psqlqueue.topics
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    found_topic psqlqueue.topics;
+BEGIN
+    SELECT t.* INTO found_topic FROM psqlqueue.topics AS t WHERE t.id = get_topic.id;
+    IF NOT FOUND THEN
+        PERFORM psqlqueue.raise_not_found('topic', get_topic.id);
+    END IF;
+    RETURN found_topic;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.get_topic(text) IS 'Returns a topic''s row. Errors: P0002 no such topic.';
+
+CREATE FUNCTION psqlqueue.list_topics("offset" int DEFAULT 0, "limit" int DEFAULT 10)
+RETURNS SETOF psqlqueue.topics
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    PERFORM psqlqueue.check_page(list_topics."offset", list_topics."limit");
+    RETURN QUERY
+        SELECT t.* FROM psqlqueue.topics AS t ORDER BY t.id OFFSET list_topics."offset" LIMIT list_topics."limit";
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.list_topics(int, int) IS
+    'Lists topics ordered by id, one page at a time. Errors: 22023 offset < 0 or limit outside 1..1000.';
+
+CREATE FUNCTION psqlqueue.delete_topic(id text)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM psqlqueue.topics AS t WHERE t.id = delete_topic.id;
+    IF NOT FOUND THEN
+        PERFORM psqlqueue.raise_not_found('topic', delete_topic.id);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.delete_topic(text) IS
+    'Deletes a topic with its subscriptions (messages already delivered to queues stay). Errors: P0002 no such topic.';
+
+CREATE FUNCTION psqlqueue.create_subscription(id text, topic_id text, queue_id text, message_filters jsonb DEFAULT NULL)
+RETURNS psqlqueue.subscriptions
+LANGUAGE plpgsql AS $$
+DECLARE
+    filters jsonb;
+    created psqlqueue.subscriptions;
+BEGIN
+    PERFORM psqlqueue.check_id('subscription', create_subscription.id);
+    filters := psqlqueue.normalize_message_filters(create_subscription.message_filters);
+    -- KEY SHARE locks keep the topic and queue from being deleted before the insert commits,
+    -- so a concurrent delete never turns into a foreign-key error here.
+    PERFORM FROM psqlqueue.topics AS t WHERE t.id = create_subscription.topic_id FOR KEY SHARE;
+    IF NOT FOUND THEN
+        PERFORM psqlqueue.raise_not_found('topic', create_subscription.topic_id);
+    END IF;
+    PERFORM FROM psqlqueue.queues AS q WHERE q.id = create_subscription.queue_id FOR KEY SHARE;
+    IF NOT FOUND THEN
+        PERFORM psqlqueue.raise_not_found('queue', create_subscription.queue_id);
+    END IF;
+    INSERT INTO psqlqueue.subscriptions AS s (id, topic_id, queue_id, message_filters)
+    VALUES (create_subscription.id, create_subscription.topic_id, create_subscription.queue_id, filters)
+    ON CONFLICT DO NOTHING
+    RETURNING s.* INTO created;
+    IF NOT FOUND THEN
+        IF EXISTS (SELECT 1 FROM psqlqueue.subscriptions AS s WHERE s.id = create_subscription.id) THEN
+            PERFORM psqlqueue.raise_exists('subscription', create_subscription.id);
+        END IF;
+        RAISE EXCEPTION USING
+            ERRCODE = 'unique_violation',
+            MESSAGE = format('a subscription of queue "%s" to topic "%s" already exists',
+                             create_subscription.queue_id, create_subscription.topic_id),
+            TABLE = 'subscriptions';
+    END IF;
+    RETURN created;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.create_subscription(text, text, text, jsonb) IS
+    'Subscribes a queue to a topic, optionally with a filter on message attributes ({"attr": ["v1", "v2"], ...}; '
+    'NULL or {} for all messages), and returns the row. One subscription per topic and queue. '
+    'Errors: 22023 bad id or filter, P0002 no such topic or queue, 23505 id or topic/queue pair taken.';
+
+CREATE FUNCTION psqlqueue.get_subscription(id text)
+RETURNS psqlqueue.subscriptions
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    found_subscription psqlqueue.subscriptions;
+BEGIN
+    SELECT s.* INTO found_subscription FROM psqlqueue.subscriptions AS s WHERE s.id = get_subscription.id;
+    IF NOT FOUND THEN
+        PERFORM psqlqueue.raise_not_found('subscription', get_subscription.id);
+    END IF;
+    RETURN found_subscription;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.get_subscription(text) IS 'Returns a subscription''s row. Errors: P0002 no such subscription.';
+
+CREATE FUNCTION psqlqueue.list_subscriptions("offset" int DEFAULT 0, "limit" int DEFAULT 10)
+RETURNS SETOF psqlqueue.subscriptions
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    PERFORM psqlqueue.check_page(list_subscriptions."offset", list_subscriptions."limit");
+    RETURN QUERY
+        SELECT s.* FROM psqlqueue.subscriptions AS s
+         ORDER BY s.id OFFSET list_subscriptions."offset" LIMIT list_subscriptions."limit";
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.list_subscriptions(int, int) IS
+    'Lists subscriptions ordered by id, one page at a time. Errors: 22023 offset < 0 or limit outside 1..1000.';
+
+CREATE FUNCTION psqlqueue.delete_subscription(id text)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM psqlqueue.subscriptions AS s WHERE s.id = delete_subscription.id;
+    IF NOT FOUND THEN
+        PERFORM psqlqueue.raise_not_found('subscription', delete_subscription.id);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.delete_subscription(text) IS 'Deletes a subscription. Errors: P0002 no such subscription.';
+
+CREATE FUNCTION psqlqueue.publish(topic text, body text, attributes jsonb DEFAULT NULL, label text DEFAULT NULL)
+RETURNS int
+LANGUAGE plpgsql AS $$
+DECLARE
+    at timestamptz := clock_timestamp();
+    attrs jsonb := coalesce(publish.attributes, '{}');
+    delivered int;
+BEGIN
+    PERFORM psqlqueue.check_message(publish.body, publish.label, publish.attributes);
+    -- One statement for the whole fan-out: each matching subscription's queue gets its own
+    -- message with that queue's delay and retention.
+    INSERT INTO psqlqueue.messages AS m (id, queue_id, label, body, attributes, visible_at, expires_at, created_at)
+    SELECT psqlqueue.ulid(), q.id, nullif(publish.label, ''), publish.body, attrs,
+           at + make_interval(secs => q.delivery_delay_seconds),
+           at + make_interval(secs => q.message_retention_seconds),
+           at
+      FROM psqlqueue.subscriptions AS s
+      JOIN psqlqueue.queues AS q ON q.id = s.queue_id
+     WHERE s.topic_id = publish.topic
+       AND psqlqueue.filter_matches(s.message_filters, attrs);
+    GET DIAGNOSTICS delivered = ROW_COUNT;
+    IF delivered = 0 THEN
+        PERFORM psqlqueue.get_topic(publish.topic);
+    END IF;
+    RETURN delivered;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.publish(text, text, jsonb, text) IS
+    'Publishes a message to a topic: every subscribed queue whose filter matches the attributes gets a copy, '
+    'atomically, in the caller''s transaction. Returns how many queues received it (0 is not an error). '
+    'Errors: 22023 bad body, label or attributes, P0002 no such topic.';
