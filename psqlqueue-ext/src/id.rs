@@ -7,7 +7,7 @@ use ulid::{Generator, Ulid};
 thread_local! {
     // A generator per backend makes ids minted by one backend strictly increasing, even
     // within one millisecond, so a producer's messages sort in the order it sent them.
-    static GENERATOR: RefCell<Generator> = RefCell::new(Generator::new());
+    static GENERATOR: RefCell<Generator> = const { RefCell::new(Generator::new()) };
 }
 
 /// Returns a new ULID as 26 Crockford base32 characters (time-ordered, 80 random bits).

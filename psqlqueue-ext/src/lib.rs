@@ -4,6 +4,9 @@
 //! hot paths are single statements whose plans PL/pgSQL caches; Rust supplies what SQL lacks:
 //! monotonic ULID message ids (`id.rs`) and the subscription filter validator (`filter.rs`).
 
+// Panics become PostgreSQL errors (pgrx catches them), but an unwrap is still a bug to avoid.
+#![cfg_attr(not(any(test, feature = "pg_test")), deny(clippy::unwrap_used))]
+
 use pgrx::prelude::*;
 
 mod filter;
