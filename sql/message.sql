@@ -45,6 +45,9 @@ BEGIN
            at
       FROM psqlqueue.queues AS q
      WHERE q.id = send.queue
+       -- Taken by the foreign key check anyway; taking it here means a queue deleted
+       -- concurrently reads as "not found" rather than as a foreign-key violation.
+       FOR KEY SHARE OF q
     RETURNING m.id INTO new_id;
     IF NOT FOUND THEN
         PERFORM psqlqueue.raise_not_found('queue', send.queue);

@@ -173,7 +173,8 @@ BEGIN
       FROM psqlqueue.subscriptions AS s
       JOIN psqlqueue.queues AS q ON q.id = s.queue_id
      WHERE s.topic_id = publish.topic
-       AND psqlqueue.filter_matches(s.message_filters, attrs);
+       AND psqlqueue.filter_matches(s.message_filters, attrs)
+       FOR KEY SHARE OF q;  -- as in send: a concurrently deleted queue is skipped, not an FK error
     GET DIAGNOSTICS delivered = ROW_COUNT;
     IF delivered = 0 THEN
         PERFORM psqlqueue.get_topic(publish.topic);

@@ -117,3 +117,41 @@ async fn rolled_back_ack_keeps_the_message() {
     assert_eq!(left, 1);
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn send_racing_a_queue_delete_gets_not_found_and_leaves_nothing() {
+    let db = TestDb::new().await;
+    let mut deleter = db.connect().await;
+    let sender = db.connect().await;
+    deleter
+        .batch_execute("SELECT psqlqueue.create_queue('q', 30, 600)")
+        .await
+        .unwrap();
+
+    let tx = deleter.transaction().await.unwrap();
+    tx.execute("SELECT psqlqueue.delete_queue('q')", &[])
+        .await
+        .unwrap();
+    // The send blocks on the deleted row's lock until the delete commits, then finds no queue.
+    let send = tokio::spawn(async move {
+        let result = sender
+            .execute("SELECT psqlqueue.send('q', 'late')", &[])
+            .await;
+        (sender, result)
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(
+        !send.is_finished(),
+        "send waits for the deleting transaction"
+    );
+    tx.commit().await.unwrap();
+    let (sender, result) = send.await.unwrap();
+    assert_eq!(psqlqueue_tests::sqlstate(result), "P0002");
+    let left: i64 = sender
+        .query_one("SELECT count(*) FROM psqlqueue.messages", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "no orphan message");
+    db.drop_db().await;
+}
