@@ -181,3 +181,26 @@ $$;
 COMMENT ON FUNCTION psqlqueue.cleanup_queue(text) IS
     'Removes the queue''s messages that can never be delivered again (expired; acked ones are already gone) '
     'and returns how many. Errors: P0002 no such queue.';
+
+CREATE FUNCTION psqlqueue.queue_metrics()
+RETURNS TABLE (queue_id text, deliverable bigint, in_flight bigint, delayed bigint,
+               oldest_deliverable_age_seconds bigint)
+LANGUAGE sql STABLE AS $$
+    -- One pass over the messages for every queue at once: what a metrics scrape needs,
+    -- without a query per queue.
+    WITH clock AS (SELECT clock_timestamp() AS at)
+    SELECT q.id,
+           count(m.id) FILTER (WHERE m.visible_at <= c.at AND m.expires_at > c.at),
+           count(m.id) FILTER (WHERE m.visible_at > c.at AND m.expires_at > c.at AND m.delivery_attempts > 0),
+           count(m.id) FILTER (WHERE m.visible_at > c.at AND m.expires_at > c.at AND m.delivery_attempts = 0),
+           coalesce(floor(extract(epoch FROM c.at - min(m.created_at)
+                                   FILTER (WHERE m.visible_at <= c.at AND m.expires_at > c.at)))::bigint, 0)
+      FROM psqlqueue.queues AS q
+     CROSS JOIN clock AS c
+      LEFT JOIN psqlqueue.messages AS m ON m.queue_id = q.id
+     GROUP BY q.id, c.at
+     ORDER BY q.id
+$$;
+COMMENT ON FUNCTION psqlqueue.queue_metrics() IS
+    'Per queue: messages deliverable now, in flight (leased or nacked with a timeout), delayed (never delivered, '
+    'not yet visible) and the age in seconds of the oldest deliverable one. One scan for all queues.';

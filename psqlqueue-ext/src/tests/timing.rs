@@ -87,4 +87,21 @@ mod tests {
         );
         assert_eq!(stats, "2|1");
     }
+
+    #[pg_test]
+    fn queue_metrics_split_messages_by_state() {
+        run(
+            "SELECT psqlqueue.create_queue('a', 30, 60), psqlqueue.create_queue('b', 30, 60, 5), psqlqueue.create_queue('idle', 30, 60)",
+        );
+        run("SELECT psqlqueue.send('a', 'm' || i) FROM generate_series(1, 4) AS i");
+        run("SELECT psqlqueue.send('b', 'later')");
+        receive_ids("a", None, 1);
+        sleep(1.1);
+        let rows = one::<String>(
+            "SELECT string_agg(format('%s:%s/%s/%s/%s', queue_id, deliverable, in_flight, delayed,
+                                      oldest_deliverable_age_seconds), ' ' ORDER BY queue_id)
+               FROM psqlqueue.queue_metrics()",
+        );
+        assert_eq!(rows, "a:3/1/0/1 b:0/0/1/0 idle:0/0/0/0");
+    }
 }
