@@ -1,5 +1,49 @@
-//! The `psqlqueue` sidecar binary. Built out by the REST sidecar issue.
+//! `psqlqueue`: the REST sidecar of the psqlqueue PostgreSQL extension.
+//! `psqlqueue migrate` creates or updates the extension; `psqlqueue server` serves the v1 API.
 
-fn main() {
-    println!("psqlqueue {}", env!("CARGO_PKG_VERSION"));
+mod app;
+mod config;
+mod db;
+mod error;
+mod extract;
+mod metrics;
+mod models;
+mod openapi;
+mod routes;
+mod server;
+mod state;
+
+use clap::Parser;
+use config::{Cli, Command};
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // A .env file (searched upward from the working directory) fills in unset variables.
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log_level))
+        .init();
+    let result = match cli.command {
+        Command::Migrate(database) => {
+            tracing::info!("migration process started");
+            let result = db::migrate(&database).await;
+            if result.is_ok() {
+                tracing::info!("migration process finished");
+            }
+            result
+        }
+        Command::Server(args) => server::run(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!("{message}");
+            ExitCode::FAILURE
+        }
+    }
 }

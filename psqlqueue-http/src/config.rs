@@ -1,0 +1,79 @@
+//! Command line and environment: every setting has a flag and a `PSQLQUEUE_*` variable (also
+//! read from a `.env` file found upward from the working directory).
+
+use clap::{Args, Parser, Subcommand};
+
+/// psqlqueue: a message queue inside PostgreSQL, over HTTP.
+#[derive(Debug, Parser)]
+#[command(name = "psqlqueue", version, about)]
+pub struct Cli {
+    /// Log level: error, warn, info, debug or trace.
+    #[arg(
+        long,
+        env = "PSQLQUEUE_LOG_LEVEL",
+        default_value = "info",
+        global = true
+    )]
+    pub log_level: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to run.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the psqlqueue extension in the database, or update it to the installed version.
+    Migrate(DatabaseArgs),
+    /// Serve the REST API, and Prometheus metrics on a second port.
+    Server(ServerArgs),
+}
+
+/// Where the database is and how many connections to keep.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL URL, e.g. postgres://user:password@host:5432/db?sslmode=disable.
+    #[arg(long, env = "PSQLQUEUE_DATABASE_URL")]
+    pub database_url: String,
+    /// Connections opened at start-up.
+    #[arg(long, env = "PSQLQUEUE_DATABASE_MIN_CONNS", default_value_t = 2)]
+    pub database_min_conns: usize,
+    /// Most connections open at once (requests beyond wait for one).
+    #[arg(long, env = "PSQLQUEUE_DATABASE_MAX_CONNS", default_value_t = 16)]
+    pub database_max_conns: usize,
+}
+
+/// The API and metrics servers.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Address the API listens on.
+    #[arg(long, env = "PSQLQUEUE_SERVER_HOST", default_value = "0.0.0.0")]
+    pub server_host: String,
+    /// Port the API listens on.
+    #[arg(long, env = "PSQLQUEUE_SERVER_PORT", default_value_t = 8000)]
+    pub server_port: u16,
+    /// Seconds a client may take to send the request headers.
+    #[arg(
+        long,
+        env = "PSQLQUEUE_SERVER_READ_HEADER_TIMEOUT_SECONDS",
+        default_value_t = 60
+    )]
+    pub server_read_header_timeout_seconds: u64,
+    /// Largest request body accepted, in bytes (a message body must fit in it).
+    #[arg(long, env = "PSQLQUEUE_SERVER_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
+    pub server_max_body_bytes: usize,
+    /// Address the metrics server listens on.
+    #[arg(long, env = "PSQLQUEUE_METRICS_HOST", default_value = "0.0.0.0")]
+    pub metrics_host: String,
+    /// Port the metrics server listens on.
+    #[arg(long, env = "PSQLQUEUE_METRICS_PORT", default_value_t = 9090)]
+    pub metrics_port: u16,
+    /// Most messages one receive returns (the `limit` query parameter is capped to it).
+    #[arg(
+        long,
+        env = "PSQLQUEUE_QUEUE_MAX_NUMBER_OF_MESSAGES",
+        default_value_t = 10
+    )]
+    pub queue_max_number_of_messages: i32,
+}

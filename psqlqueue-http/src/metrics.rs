@@ -1,0 +1,191 @@
+//! Prometheus metrics: requests by method, matched route and status; the pool; and per-queue
+//! depth from one `psqlqueue.queue_metrics()` call, cached for a few seconds so frequent
+//! scrapes of many queues stay cheap.
+
+use crate::state::AppState;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+/// How long queue gauges are reused before the next scrape queries again.
+const QUEUE_REFRESH: Duration = Duration::from_secs(5);
+
+/// The registry and every metric the sidecar exports.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    pool_size: IntGauge,
+    pool_available: IntGauge,
+    pool_max: IntGauge,
+    pool_waiting: IntGauge,
+    queue_messages: IntGaugeVec,
+    queue_oldest: IntGaugeVec,
+    queues_refreshed: Mutex<Option<Instant>>,
+}
+
+impl Metrics {
+    /// Creates and registers the metrics.
+    pub fn new() -> Result<Metrics, prometheus::Error> {
+        let registry = Registry::new();
+        let labels = &["method", "route", "status"];
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "psqlqueue_http_requests_total",
+                "HTTP requests by method, matched route and status",
+            ),
+            labels,
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "psqlqueue_http_request_duration_seconds",
+                "HTTP request latency",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
+            labels,
+        )?;
+        let pool_size =
+            IntGauge::new("psqlqueue_db_pool_connections", "Open database connections")?;
+        let pool_available = IntGauge::new(
+            "psqlqueue_db_pool_idle_connections",
+            "Idle database connections",
+        )?;
+        let pool_max = IntGauge::new(
+            "psqlqueue_db_pool_max_connections",
+            "Most database connections allowed",
+        )?;
+        let pool_waiting = IntGauge::new(
+            "psqlqueue_db_pool_waiting_requests",
+            "Requests waiting for a connection",
+        )?;
+        let queue_messages = IntGaugeVec::new(
+            Opts::new(
+                "psqlqueue_queue_messages",
+                "Messages per queue by state: deliverable, in_flight (leased or nacked with a timeout), delayed",
+            ),
+            &["queue", "state"],
+        )?;
+        let queue_oldest = IntGaugeVec::new(
+            Opts::new(
+                "psqlqueue_queue_oldest_deliverable_age_seconds",
+                "Age of the oldest deliverable message",
+            ),
+            &["queue"],
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(pool_size.clone()))?;
+        registry.register(Box::new(pool_available.clone()))?;
+        registry.register(Box::new(pool_max.clone()))?;
+        registry.register(Box::new(pool_waiting.clone()))?;
+        registry.register(Box::new(queue_messages.clone()))?;
+        registry.register(Box::new(queue_oldest.clone()))?;
+        Ok(Metrics {
+            registry,
+            requests,
+            latency,
+            pool_size,
+            pool_available,
+            pool_max,
+            pool_waiting,
+            queue_messages,
+            queue_oldest,
+            queues_refreshed: Mutex::new(None),
+        })
+    }
+
+    /// Counts one finished request.
+    pub fn observe(&self, method: &str, route: &str, status: &str, seconds: f64) {
+        let labels = [method, route, status];
+        self.requests.with_label_values(&labels).inc();
+        self.latency.with_label_values(&labels).observe(seconds);
+    }
+
+    async fn refresh_queues(&self, state: &AppState) {
+        let mut refreshed = self.queues_refreshed.lock().await;
+        if refreshed.is_some_and(|at| at.elapsed() < QUEUE_REFRESH) {
+            return;
+        }
+        match state
+            .query("SELECT * FROM psqlqueue.queue_metrics()", &[])
+            .await
+        {
+            Ok(rows) => {
+                // Reset first, so a deleted queue's series disappear.
+                self.queue_messages.reset();
+                self.queue_oldest.reset();
+                for row in rows {
+                    let queue: &str = row.get(0);
+                    for (index, name) in [(1, "deliverable"), (2, "in_flight"), (3, "delayed")] {
+                        self.queue_messages
+                            .with_label_values(&[queue, name])
+                            .set(row.get(index));
+                    }
+                    self.queue_oldest
+                        .with_label_values(&[queue])
+                        .set(row.get(4));
+                }
+                *refreshed = Some(Instant::now());
+            }
+            Err(err) => tracing::warn!(error = ?err, "queue metrics not refreshed"),
+        }
+    }
+
+    /// The text exposition of every metric, refreshing what is read at scrape time.
+    pub async fn render(&self, state: &AppState) -> String {
+        let status = state.pool.status();
+        self.pool_size.set(status.size as i64);
+        self.pool_available.set(status.available as i64);
+        self.pool_max.set(status.max_size as i64);
+        self.pool_waiting.set(status.waiting as i64);
+        self.refresh_queues(state).await;
+        let mut buffer = Vec::new();
+        if let Err(err) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
+            tracing::error!(error = %err, "metrics encoding failed");
+        }
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+}
+
+/// Middleware: times each routed request, counts it and logs it as one JSON line.
+pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let status = response.status();
+    state
+        .metrics
+        .observe(method.as_str(), &route, status.as_str(), seconds);
+    tracing::info!(method = %method, path = %path, route = %route, status = status.as_u16(),
+                   latency_ms = seconds * 1000.0, "request");
+    response
+}
+
+/// Handler for the metrics server's `/` and `/metrics`.
+pub async fn scrape(
+    State(state): State<AppState>,
+) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    let body = state.metrics.render(&state).await;
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        body,
+    )
+}

@@ -1,0 +1,240 @@
+//! Request and response bodies, as the original psqlqueue v1 API has them (snake_case,
+//! RFC 3339 timestamps).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use tokio_postgres::Row;
+use utoipa::{IntoParams, ToSchema};
+
+/// A new queue.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct QueueRequest {
+    #[schema(example = "my-new-queue")]
+    pub id: String,
+    #[schema(example = 30)]
+    pub ack_deadline_seconds: i32,
+    #[schema(example = 604800)]
+    pub message_retention_seconds: i32,
+    /// Defaults to 0.
+    #[serde(default)]
+    #[schema(example = 0)]
+    pub delivery_delay_seconds: i32,
+}
+
+/// New settings for a queue.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct QueueUpdateRequest {
+    pub ack_deadline_seconds: i32,
+    pub message_retention_seconds: i32,
+    #[serde(default)]
+    pub delivery_delay_seconds: i32,
+}
+
+/// A queue.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueResponse {
+    pub id: String,
+    pub ack_deadline_seconds: i32,
+    pub message_retention_seconds: i32,
+    pub delivery_delay_seconds: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Row> for QueueResponse {
+    fn from(row: &Row) -> Self {
+        QueueResponse {
+            id: row.get("id"),
+            ack_deadline_seconds: row.get("ack_deadline_seconds"),
+            message_retention_seconds: row.get("message_retention_seconds"),
+            delivery_delay_seconds: row.get("delivery_delay_seconds"),
+            created_at: row.get("created_at"),
+            updated_at: row.get("updated_at"),
+        }
+    }
+}
+
+/// Queue statistics.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueStatsResponse {
+    /// Messages deliverable now.
+    pub num_undelivered_messages: i64,
+    /// Age in seconds of the oldest deliverable message (0 when none).
+    pub oldest_unacked_message_age_seconds: i64,
+}
+
+/// A new message.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct MessageRequest {
+    #[schema(example = "message body")]
+    pub body: String,
+    #[schema(example = "my-label")]
+    pub label: Option<String>,
+    pub attributes: Option<BTreeMap<String, String>>,
+}
+
+impl MessageRequest {
+    /// The attributes as the SQL functions take them: NULL when absent.
+    pub fn attributes_json(&self) -> Option<Value> {
+        self.attributes.as_ref().map(|a| {
+            Value::Object(
+                a.iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect(),
+            )
+        })
+    }
+}
+
+/// The id of a message just sent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageCreatedResponse {
+    #[schema(example = "01HJVRCQVAD9VBT10MCS74T0EN")]
+    pub id: String,
+}
+
+/// A received message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageResponse {
+    pub id: String,
+    pub queue_id: String,
+    pub label: Option<String>,
+    pub body: String,
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub attributes: Value,
+    pub delivery_attempts: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Row> for MessageResponse {
+    fn from(row: &Row) -> Self {
+        MessageResponse {
+            id: row.get("id"),
+            queue_id: row.get("queue_id"),
+            label: row.get("label"),
+            body: row.get("body"),
+            attributes: row.get("attributes"),
+            delivery_attempts: row.get("delivery_attempts"),
+            created_at: row.get("created_at"),
+        }
+    }
+}
+
+/// Received messages.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageListResponse {
+    pub data: Vec<MessageResponse>,
+    pub limit: i32,
+}
+
+/// Receive parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ReceiveParams {
+    /// Only messages with this label.
+    pub label: Option<String>,
+    /// At most this many messages (default 10, capped at PSQLQUEUE_QUEUE_MAX_NUMBER_OF_MESSAGES).
+    pub limit: Option<i32>,
+}
+
+/// Nack parameters: the body or the query string may carry the timeout (default 0).
+#[derive(Debug, Default, Deserialize, ToSchema, IntoParams)]
+pub struct NackRequest {
+    /// Seconds before the message is deliverable again (0..43200).
+    pub visibility_timeout_seconds: Option<i32>,
+}
+
+/// A new topic.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TopicRequest {
+    #[schema(example = "orders")]
+    pub id: String,
+}
+
+/// A topic.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TopicResponse {
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Row> for TopicResponse {
+    fn from(row: &Row) -> Self {
+        TopicResponse {
+            id: row.get("id"),
+            created_at: row.get("created_at"),
+        }
+    }
+}
+
+/// What a publish reached.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublishResponse {
+    /// Number of queues the message was delivered to (0 when no subscription matched).
+    pub delivered: i32,
+}
+
+/// A new subscription.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SubscriptionRequest {
+    pub id: String,
+    pub topic_id: String,
+    pub queue_id: String,
+    /// Attribute name to accepted values; null or {} for every message.
+    #[schema(value_type = Option<BTreeMap<String, Vec<String>>>)]
+    pub message_filters: Option<Value>,
+}
+
+/// A subscription.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriptionResponse {
+    pub id: String,
+    pub topic_id: String,
+    pub queue_id: String,
+    #[schema(value_type = Option<BTreeMap<String, Vec<String>>>)]
+    pub message_filters: Option<Value>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Row> for SubscriptionResponse {
+    fn from(row: &Row) -> Self {
+        SubscriptionResponse {
+            id: row.get("id"),
+            topic_id: row.get("topic_id"),
+            queue_id: row.get("queue_id"),
+            message_filters: row.get("message_filters"),
+            created_at: row.get("created_at"),
+        }
+    }
+}
+
+/// A page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    pub offset: i32,
+    pub limit: i32,
+}
+
+/// Pagination parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PageParams {
+    /// Items to skip (default 0).
+    pub offset: Option<i32>,
+    /// Items to return (default 10, at most 100).
+    pub limit: Option<i32>,
+}
+
+impl PageParams {
+    /// The offset and limit to query with: defaults applied, limit capped at 100.
+    pub fn resolve(&self) -> (i32, i32) {
+        (self.offset.unwrap_or(0), self.limit.unwrap_or(10).min(100))
+    }
+}
+
+/// Health check result.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthResponse {
+    pub success: bool,
+}

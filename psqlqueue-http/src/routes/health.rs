@@ -1,0 +1,13 @@
+use crate::error::{ApiError, ErrorResponse};
+use crate::models::HealthResponse;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+
+/// Checks that the database answers.
+#[utoipa::path(get, path = "/healthz", tag = "health-check",
+    responses((status = 200, body = HealthResponse), (status = 503, body = ErrorResponse)))]
+pub async fn healthz(State(state): State<AppState>) -> Result<Json<HealthResponse>, ApiError> {
+    state.query_one("SELECT 1", &[]).await?;
+    Ok(Json(HealthResponse { success: true }))
+}

@@ -1,0 +1,7 @@
+//! The v1 API's handlers, one SQL function call each.
+
+pub mod health;
+pub mod messages;
+pub mod queues;
+pub mod subscriptions;
+pub mod topics;

@@ -1,0 +1,71 @@
+use crate::error::{ApiError, ErrorResponse};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::models::{Page, PageParams, SubscriptionRequest, SubscriptionResponse};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+
+/// Subscribes a queue to a topic.
+#[utoipa::path(post, path = "/v1/subscriptions", tag = "subscriptions", request_body = SubscriptionRequest,
+    responses((status = 201, body = SubscriptionResponse), (status = 400, body = ErrorResponse),
+              (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
+pub async fn create(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<SubscriptionRequest>,
+) -> Result<(StatusCode, Json<SubscriptionResponse>), ApiError> {
+    let row = state
+        .query_one(
+            "SELECT * FROM psqlqueue.create_subscription($1, $2, $3, $4)",
+            &[&req.id, &req.topic_id, &req.queue_id, &req.message_filters],
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(SubscriptionResponse::from(&row))))
+}
+
+/// Lists subscriptions by id.
+#[utoipa::path(get, path = "/v1/subscriptions", tag = "subscriptions", params(PageParams),
+    responses((status = 200, body = Page<SubscriptionResponse>), (status = 400, body = ErrorResponse)))]
+pub async fn list(
+    State(state): State<AppState>,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<Json<Page<SubscriptionResponse>>, ApiError> {
+    let (offset, limit) = page.resolve();
+    let rows = state
+        .query(
+            "SELECT * FROM psqlqueue.list_subscriptions($1, $2)",
+            &[&offset, &limit],
+        )
+        .await?;
+    Ok(Json(Page {
+        data: rows.iter().map(SubscriptionResponse::from).collect(),
+        offset,
+        limit,
+    }))
+}
+
+/// Gets a subscription.
+#[utoipa::path(get, path = "/v1/subscriptions/{subscription_id}", tag = "subscriptions",
+    responses((status = 200, body = SubscriptionResponse), (status = 404, body = ErrorResponse)))]
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<SubscriptionResponse>, ApiError> {
+    let row = state
+        .query_one("SELECT * FROM psqlqueue.get_subscription($1)", &[&id])
+        .await?;
+    Ok(Json(SubscriptionResponse::from(&row)))
+}
+
+/// Deletes a subscription.
+#[utoipa::path(delete, path = "/v1/subscriptions/{subscription_id}", tag = "subscriptions",
+    responses((status = 204), (status = 404, body = ErrorResponse)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .query("SELECT psqlqueue.delete_subscription($1)", &[&id])
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

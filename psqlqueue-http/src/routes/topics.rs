@@ -1,0 +1,92 @@
+use crate::error::{ApiError, ErrorResponse};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::models::{
+    MessageRequest, Page, PageParams, PublishResponse, TopicRequest, TopicResponse,
+};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+
+/// Creates a topic.
+#[utoipa::path(post, path = "/v1/topics", tag = "topics", request_body = TopicRequest,
+    responses((status = 201, body = TopicResponse), (status = 400, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
+pub async fn create(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<TopicRequest>,
+) -> Result<(StatusCode, Json<TopicResponse>), ApiError> {
+    let row = state
+        .query_one("SELECT * FROM psqlqueue.create_topic($1)", &[&req.id])
+        .await?;
+    Ok((StatusCode::CREATED, Json(TopicResponse::from(&row))))
+}
+
+/// Lists topics by id.
+#[utoipa::path(get, path = "/v1/topics", tag = "topics", params(PageParams),
+    responses((status = 200, body = Page<TopicResponse>), (status = 400, body = ErrorResponse)))]
+pub async fn list(
+    State(state): State<AppState>,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<Json<Page<TopicResponse>>, ApiError> {
+    let (offset, limit) = page.resolve();
+    let rows = state
+        .query(
+            "SELECT * FROM psqlqueue.list_topics($1, $2)",
+            &[&offset, &limit],
+        )
+        .await?;
+    Ok(Json(Page {
+        data: rows.iter().map(TopicResponse::from).collect(),
+        offset,
+        limit,
+    }))
+}
+
+/// Gets a topic.
+#[utoipa::path(get, path = "/v1/topics/{topic_id}", tag = "topics",
+    responses((status = 200, body = TopicResponse), (status = 404, body = ErrorResponse)))]
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<TopicResponse>, ApiError> {
+    let row = state
+        .query_one("SELECT * FROM psqlqueue.get_topic($1)", &[&id])
+        .await?;
+    Ok(Json(TopicResponse::from(&row)))
+}
+
+/// Deletes a topic with its subscriptions.
+#[utoipa::path(delete, path = "/v1/topics/{topic_id}", tag = "topics",
+    responses((status = 204), (status = 404, body = ErrorResponse)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .query("SELECT psqlqueue.delete_topic($1)", &[&id])
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Publishes a message to every subscribed queue whose filter matches.
+#[utoipa::path(post, path = "/v1/topics/{topic_id}/messages", tag = "topics", request_body = MessageRequest,
+    responses((status = 201, body = PublishResponse), (status = 400, body = ErrorResponse),
+              (status = 404, body = ErrorResponse), (status = 413, body = ErrorResponse)))]
+pub async fn publish(
+    State(state): State<AppState>,
+    Path(topic): Path<String>,
+    ApiJson(req): ApiJson<MessageRequest>,
+) -> Result<(StatusCode, Json<PublishResponse>), ApiError> {
+    let row = state
+        .query_one(
+            "SELECT psqlqueue.publish($1, $2, $3, $4)",
+            &[&topic, &req.body, &req.attributes_json(), &req.label],
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(PublishResponse {
+            delivered: row.get(0),
+        }),
+    ))
+}

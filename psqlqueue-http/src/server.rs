@@ -1,0 +1,138 @@
+//! Serving: the API with a header read timeout and graceful shutdown, and the metrics server.
+
+use crate::app::{app, metrics_app, trim_trailing_slash};
+use crate::config::ServerArgs;
+use crate::db;
+use crate::metrics::Metrics;
+use crate::state::AppState;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::ServiceBuilder;
+
+/// How long in-flight requests get to finish after a shutdown signal.
+const DRAIN: Duration = Duration::from_secs(30);
+
+/// Runs both servers until SIGINT or SIGTERM, then drains requests and closes the pool.
+pub async fn run(args: ServerArgs) -> Result<(), String> {
+    let pool = db::connect(&args.database).await?;
+    let metrics = Arc::new(Metrics::new().map_err(|e| format!("metrics: {e}"))?);
+    let state = AppState {
+        pool: pool.clone(),
+        max_messages: args.queue_max_number_of_messages.max(1),
+        metrics,
+    };
+    let api_listener = bind(&args.server_host, args.server_port).await?;
+    let metrics_listener = bind(&args.metrics_host, args.metrics_port).await?;
+    tracing::info!(host = %args.server_host, port = args.server_port, "http server starting");
+    tracing::info!(host = %args.metrics_host, port = args.metrics_port, "metrics server starting");
+
+    let (stop, stopped) = watch::channel(false);
+    let metrics_server = {
+        let mut stopped = stopped.clone();
+        let router = metrics_app(state.clone());
+        tokio::spawn(async move {
+            axum::serve(metrics_listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.changed().await;
+                })
+                .await
+        })
+    };
+    let api_server = tokio::spawn(serve_api(
+        api_listener,
+        app(state, args.server_max_body_bytes),
+        Duration::from_secs(args.server_read_header_timeout_seconds.max(1)),
+        stopped,
+    ));
+
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    let _ = stop.send(true);
+    let _ = api_server.await;
+    let _ = metrics_server.await;
+    pool.close();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn bind(host: &str, port: u16) -> Result<TcpListener, String> {
+    TcpListener::bind((host, port))
+        .await
+        .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))
+}
+
+/// Accepts connections until told to stop, then waits (at most [`DRAIN`]) for the open ones.
+async fn serve_api(
+    listener: TcpListener,
+    router: Router,
+    header_timeout: Duration,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let service = ServiceBuilder::new()
+        .map_request(trim_trailing_slash::<Incoming>)
+        .service(router);
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let graceful = GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "accept failed");
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let connection = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service.clone()))
+                    .into_owned();
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+            }
+            _ = stopped.changed() => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("requests still running after the drain period; closing them");
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,41 @@
+//! What every handler shares: the pool and the limits.
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use deadpool_postgres::Pool;
+use std::sync::Arc;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+/// Shared application state.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub pool: Pool,
+    /// Cap on a receive's `limit`.
+    pub max_messages: i32,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// Runs one statement (prepared once per connection) and returns its rows.
+    pub async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, ApiError> {
+        let client = self.pool.get().await?;
+        let statement = client.prepare_cached(sql).await?;
+        Ok(client.query(&statement, params).await?)
+    }
+
+    /// Runs one statement that returns exactly one row.
+    pub async fn query_one(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, ApiError> {
+        let client = self.pool.get().await?;
+        let statement = client.prepare_cached(sql).await?;
+        Ok(client.query_one(&statement, params).await?)
+    }
+}
