@@ -36,6 +36,17 @@ async fn connect_config(config: &Config) -> Client {
 impl TestDb {
     /// Creates a fresh database with `CREATE EXTENSION psqlqueue` done.
     pub async fn new() -> TestDb {
+        let db = TestDb::empty().await;
+        db.connect()
+            .await
+            .batch_execute("CREATE EXTENSION psqlqueue")
+            .await
+            .expect("CREATE EXTENSION psqlqueue (is the extension installed? run `make install`)");
+        db
+    }
+
+    /// Creates a fresh database without the extension.
+    pub async fn empty() -> TestDb {
         let admin: Config = admin_url().parse().expect("PSQLQUEUE_TEST_ADMIN_URL");
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -55,17 +66,24 @@ impl TestDb {
             .expect("create test database");
         let mut config = admin.clone();
         config.dbname(&name);
-        let db = TestDb {
+        TestDb {
             name,
             config,
             dropped: false,
+        }
+    }
+
+    /// A libpq key=value connection string for this database (what PSQLQUEUE_DATABASE_URL takes).
+    pub fn url(&self) -> String {
+        let host = match self.config.get_hosts().first() {
+            Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+            #[cfg(unix)]
+            Some(tokio_postgres::config::Host::Unix(path)) => path.display().to_string(),
+            None => "127.0.0.1".to_owned(),
         };
-        db.connect()
-            .await
-            .batch_execute("CREATE EXTENSION psqlqueue")
-            .await
-            .expect("CREATE EXTENSION psqlqueue (is the extension installed? run `make install`)");
-        db
+        let port = self.config.get_ports().first().copied().unwrap_or(5432);
+        let user = self.config.get_user().unwrap_or("postgres");
+        format!("host={host} port={port} user={user} dbname={}", self.name)
     }
 
     /// The database's name.

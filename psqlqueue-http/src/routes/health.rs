@@ -8,6 +8,9 @@ use axum::extract::State;
 #[utoipa::path(get, path = "/healthz", tag = "health-check",
     responses((status = 200, body = HealthResponse), (status = 503, body = ErrorResponse)))]
 pub async fn healthz(State(state): State<AppState>) -> Result<Json<HealthResponse>, ApiError> {
-    state.query_one("SELECT 1", &[]).await?;
-    Ok(Json(HealthResponse { success: true }))
+    // Whatever fails here (no connection, database gone) means the database does not answer.
+    match state.query_one("SELECT 1", &[]).await {
+        Ok(_) => Ok(Json(HealthResponse { success: true })),
+        Err(err) => Err(ApiError::Unavailable(format!("{err:?}"))),
+    }
 }

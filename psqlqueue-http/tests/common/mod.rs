@@ -1,0 +1,169 @@
+//! Black-box harness: the real `psqlqueue` binary against a throw-away database.
+#![allow(dead_code)]
+
+use psqlqueue_tests::TestDb;
+use reqwest::{Client, Method, Response};
+use serde_json::Value;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running sidecar with its own database.
+pub struct TestApp {
+    pub base: String,
+    pub metrics: String,
+    pub http: Client,
+    child: Child,
+    db: Option<TestDb>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Starts `psqlqueue server` on free ports with `extra` environment variables.
+pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    let db = TestDb::new().await;
+    let (port, metrics_port) = (free_port(), free_port());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_psqlqueue"));
+    command
+        .arg("server")
+        .env("PSQLQUEUE_DATABASE_URL", db.url())
+        .env("PSQLQUEUE_SERVER_HOST", "127.0.0.1")
+        .env("PSQLQUEUE_SERVER_PORT", port.to_string())
+        .env("PSQLQUEUE_METRICS_HOST", "127.0.0.1")
+        .env("PSQLQUEUE_METRICS_PORT", metrics_port.to_string())
+        .env("PSQLQUEUE_LOG_LEVEL", "warn")
+        .stdout(Stdio::null());
+    for (key, value) in extra {
+        command.env(key, value);
+    }
+    let child = command.spawn().expect("start psqlqueue server");
+    let app = TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        metrics: format!("http://127.0.0.1:{metrics_port}"),
+        http: Client::new(),
+        child,
+        db: Some(db),
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(r) = app.http.get(format!("{}/healthz", app.base)).send().await
+            && r.status() == 200
+        {
+            return app;
+        }
+        assert!(Instant::now() < deadline, "server did not become healthy");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Starts `psqlqueue server` with default settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+impl TestApp {
+    /// Sends a request with an optional raw body; returns status and parsed JSON (Null if none).
+    pub async fn call(&self, method: Method, path: &str, body: Option<&str>) -> (u16, Value) {
+        let response = self.raw(method, path, body).await;
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("response body");
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).expect(&text)
+        };
+        (status, json)
+    }
+
+    pub async fn raw(&self, method: Method, path: &str, body: Option<&str>) -> Response {
+        let mut request = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(body) = body {
+            request = request
+                .header("Content-Type", "application/json")
+                .body(body.to_owned());
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &str) -> (u16, Value) {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: Option<&str>) -> (u16, Value) {
+        self.call(Method::PUT, path, body).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        self.call(Method::DELETE, path, None).await
+    }
+
+    /// The metrics text.
+    pub async fn scrape(&self, path: &str) -> String {
+        let url = format!("{}{}", self.metrics, path);
+        self.http
+            .get(url)
+            .send()
+            .await
+            .expect("scrape")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
+    /// The test database.
+    pub fn db(&self) -> &TestDb {
+        self.db.as_ref().expect("database")
+    }
+
+    /// Sends SIGTERM and waits for the process; returns whether it exited successfully.
+    pub fn terminate(&mut self) -> bool {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops the server and drops the database.
+    pub async fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(db) = self.db.take() {
+            db.drop_db().await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Creates a queue with the given ack deadline; panics unless 201.
+pub async fn create_queue(app: &TestApp, id: &str, ack_deadline_seconds: i32) {
+    let body = format!(
+        r#"{{"id": "{id}", "ack_deadline_seconds": {ack_deadline_seconds}, "message_retention_seconds": 1209600, "delivery_delay_seconds": 0}}"#
+    );
+    let (status, json) = app.post("/v1/queues", &body).await;
+    assert_eq!(status, 201, "{json}");
+}
