@@ -1,0 +1,189 @@
+//! Metrics, docs, migrate, graceful shutdown and concurrent consumers.
+
+mod common;
+
+use common::{create_queue, spawn_app};
+use psqlqueue_tests::TestDb;
+use std::collections::HashSet;
+use std::process::Command;
+
+#[tokio::test]
+async fn metrics_cover_requests_pool_and_queues() {
+    let app = spawn_app().await;
+    create_queue(&app, "depth", 30).await;
+    for i in 0..3 {
+        app.post(
+            "/v1/queues/depth/messages",
+            &format!(r#"{{"body": "m{i}"}}"#),
+        )
+        .await;
+    }
+    app.get("/v1/queues/depth/messages?limit=1").await;
+    app.get("/v1/queues/nope").await;
+    for path in ["/", "/metrics"] {
+        let text = app.scrape(path).await;
+        for needle in [
+            r#"psqlqueue_http_requests_total{method="POST",route="/v1/queues/{queue_id}/messages",status="201"} 3"#,
+            r#"psqlqueue_http_requests_total{method="GET",route="/v1/queues/{queue_id}",status="404"} 1"#,
+            r#"psqlqueue_http_request_duration_seconds_bucket{method="GET",route="/v1/queues/{queue_id}/messages",status="200",le="+Inf"} 1"#,
+            "psqlqueue_db_pool_max_connections 16",
+            "psqlqueue_db_pool_connections ",
+            r#"psqlqueue_queue_messages{queue="depth",state="deliverable"} 2"#,
+            r#"psqlqueue_queue_messages{queue="depth",state="in_flight"} 1"#,
+            r#"psqlqueue_queue_messages{queue="depth",state="delayed"} 0"#,
+            r#"psqlqueue_queue_oldest_deliverable_age_seconds{queue="depth"}"#,
+        ] {
+            assert!(text.contains(needle), "{path} lacks {needle}\n{text}");
+        }
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn openapi_document_and_offline_swagger_ui() {
+    let app = spawn_app().await;
+    let (status, doc) = app.get("/v1/openapi.json").await;
+    assert_eq!(status, 200);
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
+    for path in [
+        "/v1/queues",
+        "/v1/queues/{queue_id}/messages",
+        "/v1/queues/{queue_id}/messages/{message_id}/nack",
+        "/v1/topics/{topic_id}/messages",
+        "/v1/subscriptions/{subscription_id}",
+        "/healthz",
+    ] {
+        assert!(doc["paths"][path].is_object(), "missing {path}");
+    }
+    assert!(doc["components"]["schemas"]["ErrorResponse"].is_object());
+
+    let page = app
+        .raw(reqwest::Method::GET, "/v1/swagger/index.html", None)
+        .await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("swagger-ui"), "{html}");
+    assert!(
+        !html.contains("://cdn") && !html.contains("unpkg"),
+        "no CDN: {html}"
+    );
+    for asset in [
+        "/v1/swagger/swagger-ui.css",
+        "/v1/swagger/swagger-ui-bundle.js",
+        "/v1/swagger/swagger-initializer.js",
+    ] {
+        let response = app.raw(reqwest::Method::GET, asset, None).await;
+        assert_eq!(response.status(), 200, "{asset}");
+    }
+    let init = app
+        .raw(
+            reqwest::Method::GET,
+            "/v1/swagger/swagger-initializer.js",
+            None,
+        )
+        .await;
+    assert!(init.text().await.expect("js").contains("/v1/openapi.json"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn migrate_creates_then_updates_the_extension() {
+    let db = TestDb::empty().await;
+    for _ in 0..2 {
+        let output = Command::new(env!("CARGO_BIN_EXE_psqlqueue"))
+            .arg("migrate")
+            .env("PSQLQUEUE_DATABASE_URL", db.url())
+            .output()
+            .expect("run migrate");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let logs = String::from_utf8_lossy(&output.stdout);
+        assert!(logs.contains("migration process finished"), "{logs}");
+    }
+    let installed: String = db
+        .connect()
+        .await
+        .query_one(
+            "SELECT extversion FROM pg_extension WHERE extname = 'psqlqueue'",
+            &[],
+        )
+        .await
+        .expect("extension present")
+        .get(0);
+    assert!(!installed.is_empty());
+
+    let output = Command::new(env!("CARGO_BIN_EXE_psqlqueue"))
+        .arg("migrate")
+        .env(
+            "PSQLQUEUE_DATABASE_URL",
+            "host=127.0.0.1 port=1 user=postgres dbname=none connect_timeout=2",
+        )
+        .output()
+        .expect("run migrate");
+    assert!(!output.status.success(), "migrate fails without a database");
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_server_cleanly() {
+    let mut app = spawn_app().await;
+    create_queue(&app, "q", 30).await;
+    assert!(app.terminate(), "exit status 0 after SIGTERM");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_http_consumers_get_each_message_once() {
+    const MESSAGES: usize = 200;
+    let app = spawn_app().await;
+    create_queue(&app, "work", 300).await;
+    for i in 0..MESSAGES {
+        let (status, _) = app
+            .post(
+                "/v1/queues/work/messages",
+                &format!(r#"{{"body": "job {i}"}}"#),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    let app = std::sync::Arc::new(app);
+    let mut consumers = Vec::new();
+    for _ in 0..8 {
+        let app = std::sync::Arc::clone(&app);
+        consumers.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let (status, got) = app.get("/v1/queues/work/messages?limit=3").await;
+                assert_eq!(status, 200);
+                let data = got["data"].as_array().cloned().unwrap_or_default();
+                if data.is_empty() {
+                    return mine;
+                }
+                for message in data {
+                    let id = message["id"].as_str().expect("id").to_owned();
+                    let (status, _) = app
+                        .put(&format!("/v1/queues/work/messages/{id}/ack"), None)
+                        .await;
+                    assert_eq!(status, 204);
+                    mine.push(id);
+                }
+            }
+        }));
+    }
+    let mut seen = HashSet::new();
+    for consumer in consumers {
+        for id in consumer.await.expect("consumer") {
+            assert!(seen.insert(id.clone()), "{id} delivered twice");
+        }
+    }
+    assert_eq!(seen.len(), MESSAGES, "none lost");
+    let (_, stats) = app.get("/v1/queues/work/stats").await;
+    assert_eq!(stats["num_undelivered_messages"], 0);
+    match std::sync::Arc::try_unwrap(app) {
+        Ok(app) => app.stop().await,
+        Err(_) => panic!("consumers still hold the app"),
+    }
+}
