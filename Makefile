@@ -30,3 +30,7 @@ run: install
 
 stop:
 	@bash scripts/stop.sh
+
+bench: setup
+	@bash scripts/install-ext.sh --release
+	@bash bench/run.sh

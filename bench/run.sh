@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# `make bench`: psqlqueue against PostgreSQL's own limit, side by side, on a fresh private
+# cluster with fixed settings. Writes docs/BENCHMARKS.md and docs/bench/throughput.png.
+#
+# Knobs: BENCH_SECONDS (3) per point, BENCH_REPEAT (3) runs per point (the median is reported),
+# BENCH_CONCURRENCY ("1 4 8 16"), BENCH_SOAK_SECONDS (120), BENCH_PORT (54330).
+set -euo pipefail
+source "$(dirname "$0")/../scripts/env.sh"
+BENCH="$ROOT/bench"
+SECONDS_PER_POINT="${BENCH_SECONDS:-3}"
+REPEAT="${BENCH_REPEAT:-3}"
+CONCURRENCY="${BENCH_CONCURRENCY:-1 4 8 16}"
+SOAK="${BENCH_SOAK_SECONDS:-120}"
+PORT="${BENCH_PORT:-54330}"
+HTTP_PORT="${BENCH_HTTP_PORT:-18080}"
+METRICS_PORT="${BENCH_METRICS_PORT:-19080}"
+OUT="$ROOT/target/bench"
+RESULTS="$OUT/results.jsonl"
+mkdir -p "$OUT" "$ROOT/docs/bench"
+: >"$RESULTS"
+started=$(date +%s)
+
+# --- the cluster ------------------------------------------------------------------------
+CLUSTER="$(mktemp -d /tmp/psqlqueue-bench-XXXX)"
+chown postgres:postgres "$CLUSTER"
+SIDECAR_PID=""
+cleanup() {
+  [ -n "$SIDECAR_PID" ] && kill "$SIDECAR_PID" 2>/dev/null || true
+  as_postgres "$PG_BIN/pg_ctl" -D "$CLUSTER/data" -m fast stop >/dev/null 2>&1 || true
+  rm -rf "$CLUSTER"
+}
+trap cleanup EXIT
+say "fresh cluster in $CLUSTER on port $PORT"
+as_postgres "$PG_BIN/initdb" -D "$CLUSTER/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+SETTINGS=(-c fsync=on -c synchronous_commit=on -c shared_buffers=256MB -c max_connections=200
+          -c max_wal_size=2GB -c checkpoint_timeout=15min -c autovacuum=on -c jit=off)
+as_postgres "$PG_BIN/pg_ctl" -D "$CLUSTER/data" -l "$CLUSTER/log" -w \
+  -o "-p $PORT -k $CLUSTER -c listen_addresses=127.0.0.1 ${SETTINGS[*]}" start >/dev/null
+PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres)
+
+fresh_db() { # name: a database with the extension and the fixtures
+  "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1"
+  "${PSQL[@]}" -d "$1" -c "CREATE EXTENSION psqlqueue" -f "$BENCH/sql/fixtures.sql" >/dev/null
+}
+fill() { # db fill
+  "${PSQL[@]}" -d "$1" -v fill="$2" -f "$BENCH/sql/fill.sql" >/dev/null
+  "${PSQL[@]}" -d "$1" -c "VACUUM ANALYZE" >/dev/null
+}
+mul() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a * b }'; }
+record() { # workload concurrency rep msgs_per_s [extra json]
+  printf '{"workload":"%s","c":%s,"rep":%s,"msgs":%s%s}\n' "$1" "$2" "$3" "$4" "${5:-}" >>"$RESULTS"
+}
+pgb() { # db concurrency script [-D var=value ...] -> transactions (script runs) per second
+  local db="$1" c="$2" script="$3"; shift 3
+  local threads=$(( c < 2 ? c : 2 ))
+  pgbench -n -M prepared -h 127.0.0.1 -p "$PORT" -U postgres -c "$c" -j "$threads" -T "$SECONDS_PER_POINT" \
+    -f "$script" "$@" "$db" 2>&1 | tee -a "$OUT/pgbench.log" | awk '/^tps = /{print $3}'
+}
+
+gen_orig() { # n: the original psqlqueue's receive (SELECT ... SKIP LOCKED, an UPDATE per message) and ack
+  local n="$1" k
+  echo "BEGIN;"
+  echo "SELECT array_agg(id) AS ids FROM (SELECT id FROM bench_orig WHERE queue_id = 'bench' AND expired_at > now() AND scheduled_at <= now() ORDER BY created_at LIMIT $n FOR UPDATE SKIP LOCKED) AS picked \\gset"
+  for k in $(seq "$n"); do
+    echo "UPDATE bench_orig SET delivery_attempts = delivery_attempts + 1, scheduled_at = now() + interval '30 s', updated_at = now() WHERE id = (:ids::text[])[$k];"
+  done
+  echo "COMMIT;"
+  for k in $(seq "$n"); do
+    echo "BEGIN;"
+    echo "SELECT id FROM bench_orig WHERE queue_id = 'bench' AND id = (:ids::text[])[$k] FOR UPDATE;"
+    echo "UPDATE bench_orig SET expired_at = now(), updated_at = now() WHERE id = (:ids::text[])[$k];"
+    echo "COMMIT;"
+  done
+}
+gen_orig 1 >"$OUT/orig_cycle_1.sql"
+gen_orig 10 >"$OUT/orig_cycle_10.sql"
+
+# --- 1-3: send, receive+ack, the original pattern ----------------------------------------
+fresh_db bench_sql
+for c in $CONCURRENCY; do
+  for rep in $(seq "$REPEAT"); do
+    say "sql c=$c rep=$rep"
+    "${PSQL[@]}" -d bench_sql -c "TRUNCATE bench_raw" -c "DELETE FROM psqlqueue.messages" -c "VACUUM ANALYZE" >/dev/null
+    record send "$c" "$rep" "$(pgb bench_sql "$c" "$BENCH/sql/send.sql")"
+    record raw_send "$c" "$rep" "$(pgb bench_sql "$c" "$BENCH/sql/raw_send.sql")"
+    for n in 1 10; do
+      fill bench_sql $(( n == 1 ? 60000 : 200000 ))
+      tps=$(pgb bench_sql "$c" "$BENCH/sql/cycle.sql" -D n="$n"); record "cycle_$n" "$c" "$rep" "$(mul "$tps" "$n")"
+      tps=$(pgb bench_sql "$c" "$BENCH/sql/raw_cycle.sql" -D n="$n"); record "raw_cycle_$n" "$c" "$rep" "$(mul "$tps" "$n")"
+      tps=$(pgb bench_sql "$c" "$OUT/orig_cycle_$n.sql"); record "orig_cycle_$n" "$c" "$rep" "$(mul "$tps" "$n")"
+      left=$("${PSQL[@]}" -d bench_sql -Atc "SELECT least((SELECT count(*) FROM psqlqueue.messages WHERE queue_id = 'bench' AND visible_at <= now()), (SELECT count(*) FROM bench_raw WHERE visible_at <= now()), (SELECT count(*) FROM bench_orig WHERE expired_at > now() AND scheduled_at <= now()))")
+      [ "$left" -gt 0 ] || echo "WARNING: a queue ran dry during cycle_$n c=$c" | tee -a "$OUT/warnings"
+    done
+  done
+done
+
+# --- 4: publish ---------------------------------------------------------------------------
+for c in $CONCURRENCY; do
+  for rep in $(seq "$REPEAT"); do
+    say "publish c=$c rep=$rep"
+    for subs in 1 10 100; do
+      "${PSQL[@]}" -d bench_sql -c "DELETE FROM psqlqueue.messages WHERE queue_id LIKE 'fanout-%'" >/dev/null
+      tps=$(pgb bench_sql "$c" "$BENCH/sql/publish.sql" -D subs="$subs")
+      record "publish_$subs" "$c" "$rep" "$(mul "$tps" $(( (subs + 1) / 2 )))" ",\"publishes\":$tps"
+    done
+  done
+done
+
+# --- 5 and 7: HTTP through the sidecar -----------------------------------------------------
+say "building the sidecar (release)"
+(cd "$ROOT" && cargo build -q --release -p psqlqueue-http)
+fresh_db bench_http
+PSQLQUEUE_DATABASE_URL="host=127.0.0.1 port=$PORT user=postgres dbname=bench_http" \
+PSQLQUEUE_SERVER_HOST=127.0.0.1 PSQLQUEUE_SERVER_PORT="$HTTP_PORT" \
+PSQLQUEUE_METRICS_HOST=127.0.0.1 PSQLQUEUE_METRICS_PORT="$METRICS_PORT" PSQLQUEUE_LOG_LEVEL=warn \
+  "$ROOT/target/release/psqlqueue" server >"$OUT/sidecar.log" 2>&1 &
+SIDECAR_PID=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null && break; sleep 0.1; done
+wrk_rate() { # connections lua url -> requests/s ; sets WRK_OUT
+  local c="$1" lua="$2" url="$3" threads=$(( $1 < 2 ? $1 : 2 ))
+  WRK_OUT="$(wrk -t"$threads" -c"$c" -d"${SECONDS_PER_POINT}s" -s "$lua" "$url")"
+  echo "$WRK_OUT" >>"$OUT/wrk.log"
+  if echo "$WRK_OUT" | grep -q "Non-2xx"; then echo "WARNING: non-2xx answers ($lua c=$c)" | tee -a "$OUT/warnings"; fi
+}
+for c in $CONCURRENCY; do
+  for rep in $(seq "$REPEAT"); do
+    say "http c=$c rep=$rep"
+    "${PSQL[@]}" -d bench_http -c "DELETE FROM psqlqueue.messages" -c "VACUUM ANALYZE psqlqueue.messages" >/dev/null
+    wrk_rate "$c" "$BENCH/http/post.lua" "http://127.0.0.1:$HTTP_PORT/v1/queues/bench/messages"
+    record http_send "$c" "$rep" "$(echo "$WRK_OUT" | awk '/^Requests\/sec/{print $2}')"
+    fill bench_http 60000
+    wrk_rate "$c" "$BENCH/http/cycle.lua" "http://127.0.0.1:$HTTP_PORT"
+    acks=$(echo "$WRK_OUT" | awk '/^ACKS/{print $2}')
+    record http_cycle_1 "$c" "$rep" "$(mul "$acks" "$(awk -v s="$SECONDS_PER_POINT" 'BEGIN { print 1 / s }')")"
+  done
+done
+say "sidecar peak RSS under 64 connections"
+wrk_rate 64 "$BENCH/http/post.lua" "http://127.0.0.1:$HTTP_PORT/v1/queues/bench/messages"
+rss_kib=$(awk '/^VmHWM/{print $2}' "/proc/$SIDECAR_PID/status")
+echo "{\"rss_kib\":$rss_kib,\"rps64\":$(echo "$WRK_OUT" | awk '/^Requests\/sec/{print $2}')}" >"$OUT/rss.json"
+kill "$SIDECAR_PID"; wait "$SIDECAR_PID" 2>/dev/null || true; SIDECAR_PID=""
+
+# --- 6: depth -----------------------------------------------------------------------------
+depth_point() { # label
+  for rep in $(seq "$REPEAT"); do
+    record "$1" 8 "$rep" "$(pgb bench_depth 8 "$BENCH/sql/depth.sql")"
+  done
+}
+fresh_db bench_depth
+for depth in 1000 100000 1000000; do
+  say "depth $depth"
+  "${PSQL[@]}" -d bench_depth -c "DELETE FROM psqlqueue.messages WHERE queue_id = 'bench'" >/dev/null
+  fill bench_depth "$depth"
+  depth_point "depth_$depth"
+done
+say "10k queues"
+"${PSQL[@]}" -d bench_depth -c "DELETE FROM psqlqueue.messages WHERE queue_id = 'bench'" >/dev/null
+"${PSQL[@]}" -d bench_depth -c "SELECT count(psqlqueue.create_queue('many-' || i, 30, 86400)) FROM generate_series(1, 10000) AS i" \
+  -c "INSERT INTO psqlqueue.messages (id, queue_id, body, visible_at, expires_at, created_at)
+      SELECT psqlqueue.ulid(), 'many-' || i, 'payload', now(), now() + interval '1 day', now()
+        FROM generate_series(1, 10000) AS i, generate_series(1, 10)" >/dev/null
+fill bench_depth 1000
+depth_point depth_10k_queues
+plan="$("${PSQL[@]}" -d bench_depth -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+  SELECT id FROM psqlqueue.messages WHERE queue_id = 'bench' AND visible_at <= now()
+  ORDER BY visible_at, id LIMIT 10 FOR UPDATE SKIP LOCKED")"
+echo "$plan" >"$OUT/plan.txt"
+
+# --- bloat: mixed load, sizes over time -------------------------------------------------
+say "soak ${SOAK}s"
+fresh_db bench_soak
+fill bench_soak 10000
+: >"$OUT/soak.tsv"
+pgbench -n -M prepared -h 127.0.0.1 -p "$PORT" -U postgres -c 8 -j 2 -T "$SOAK" -f "$BENCH/sql/depth.sql" bench_soak \
+  >"$OUT/soak.log" 2>&1 &
+soak_pid=$!
+t=0
+while kill -0 "$soak_pid" 2>/dev/null; do
+  sizes=$("${PSQL[@]}" -d bench_soak -Atc "SELECT pg_table_size('psqlqueue.messages'), pg_indexes_size('psqlqueue.messages'), (SELECT count(*) FROM psqlqueue.messages)")
+  echo "$t|$sizes" >>"$OUT/soak.tsv"
+  sleep 15; t=$((t + 15))
+done
+wait "$soak_pid" || true
+
+# --- report -------------------------------------------------------------------------------
+elapsed=$(( $(date +%s) - started ))
+python3 "$BENCH/report.py" "$OUT" "$ROOT/docs" "$elapsed" "$SECONDS_PER_POINT" "$REPEAT" "$CONCURRENCY" "$SOAK"

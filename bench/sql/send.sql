@@ -1,0 +1,1 @@
+SELECT psqlqueue.send('bench', 'payload', NULL, '{"k": "v"}');
