@@ -3,14 +3,14 @@
 # cluster with fixed settings. Writes docs/BENCHMARKS.md and docs/bench/throughput.png.
 #
 # Knobs: BENCH_SECONDS (3) per point, BENCH_REPEAT (3) runs per point (the median is reported),
-# BENCH_CONCURRENCY ("1 4 8 16"), BENCH_SOAK_SECONDS (120), BENCH_PORT (54330).
+# BENCH_CONCURRENCY ("1 4 8 16"), BENCH_SOAK_SECONDS (90), BENCH_PORT (54330).
 set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
 BENCH="$ROOT/bench"
 SECONDS_PER_POINT="${BENCH_SECONDS:-3}"
 REPEAT="${BENCH_REPEAT:-3}"
 CONCURRENCY="${BENCH_CONCURRENCY:-1 4 8 16}"
-SOAK="${BENCH_SOAK_SECONDS:-120}"
+SOAK="${BENCH_SOAK_SECONDS:-90}"
 PORT="${BENCH_PORT:-54330}"
 HTTP_PORT="${BENCH_HTTP_PORT:-18080}"
 METRICS_PORT="${BENCH_METRICS_PORT:-19080}"
@@ -84,7 +84,7 @@ for c in $CONCURRENCY; do
     record send "$c" "$rep" "$(pgb bench_sql "$c" "$BENCH/sql/send.sql")"
     record raw_send "$c" "$rep" "$(pgb bench_sql "$c" "$BENCH/sql/raw_send.sql")"
     for n in 1 10; do
-      fill bench_sql $(( n == 1 ? 60000 : 200000 ))
+      fill bench_sql $(( n == 1 ? 40000 : 150000 ))
       tps=$(pgb bench_sql "$c" "$BENCH/sql/cycle.sql" -D n="$n"); record "cycle_$n" "$c" "$rep" "$(mul "$tps" "$n")"
       tps=$(pgb bench_sql "$c" "$BENCH/sql/raw_cycle.sql" -D n="$n"); record "raw_cycle_$n" "$c" "$rep" "$(mul "$tps" "$n")"
       tps=$(pgb bench_sql "$c" "$OUT/orig_cycle_$n.sql"); record "orig_cycle_$n" "$c" "$rep" "$(mul "$tps" "$n")"
