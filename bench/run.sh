@@ -94,6 +94,14 @@ for c in $CONCURRENCY; do
   done
 done
 
+# The original pattern after 100k acks (its rows stay until cleanup), at c=8.
+for rep in $(seq "$REPEAT"); do
+  say "original pattern with 100k acked rows, rep=$rep"
+  fill bench_sql 40000
+  "${PSQL[@]}" -d bench_sql -v acked=100000 -f "$BENCH/sql/orig_history.sql" -c "VACUUM ANALYZE bench_orig" >/dev/null
+  record orig_cycle_1_history 8 "$rep" "$(pgb bench_sql 8 "$OUT/orig_cycle_1.sql")"
+done
+
 # --- 4: publish ---------------------------------------------------------------------------
 for c in $CONCURRENCY; do
   for rep in $(seq "$REPEAT"); do

@@ -2,6 +2,7 @@
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::models::{Page, PageParams};
 use deadpool_postgres::Pool;
 use std::sync::Arc;
 use tokio_postgres::Row;
@@ -37,5 +38,20 @@ impl AppState {
         let client = self.pool.get().await?;
         let statement = client.prepare_cached(sql).await?;
         Ok(client.query_one(&statement, params).await?)
+    }
+
+    /// Runs a list function (`$1` offset, `$2` limit) for one page, defaults applied.
+    pub async fn page<T: for<'r> From<&'r Row>>(
+        &self,
+        sql: &str,
+        params: &PageParams,
+    ) -> Result<Page<T>, ApiError> {
+        let (offset, limit) = params.resolve();
+        let rows = self.query(sql, &[&offset, &limit]).await?;
+        Ok(Page {
+            data: rows.iter().map(T::from).collect(),
+            offset,
+            limit,
+        })
     }
 }

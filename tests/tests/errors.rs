@@ -2,6 +2,17 @@
 //! the HTTP sidecar maps to its error codes.
 
 use psqlqueue_tests::{TestDb, sqlstate};
+use tokio_postgres::Client;
+use tokio_postgres::error::DbError;
+
+/// Runs `sql` and returns the database error it must raise.
+async fn db_error(client: &Client, sql: &str) -> DbError {
+    let result = client.execute(sql, &[]).await;
+    match result {
+        Err(err) => err.as_db_error().cloned().expect("a database error"),
+        Ok(rows) => panic!("{sql}: expected an error, got {rows} rows"),
+    }
+}
 
 #[tokio::test]
 async fn errors_carry_sqlstate_and_table() {
@@ -12,50 +23,20 @@ async fn errors_carry_sqlstate_and_table() {
         .await
         .unwrap();
 
-    let dup = client
-        .execute("SELECT psqlqueue.create_queue('q', 30, 600)", &[])
-        .await;
-    let err = dup
-        .as_ref()
-        .err()
-        .and_then(|e| e.as_db_error())
-        .expect("db error");
-    assert_eq!(err.code().code(), "23505");
-    assert_eq!(err.table(), Some("queues"));
+    let err = db_error(&client, "SELECT psqlqueue.create_queue('q', 30, 600)").await;
+    assert_eq!((err.code().code(), err.table()), ("23505", Some("queues")));
     assert_eq!(err.message(), r#"queue "q" already exists"#);
-    assert_eq!(sqlstate(dup), "23505");
 
-    let missing = client
-        .execute("SELECT psqlqueue.ack('q', 'nope')", &[])
-        .await;
-    let err = missing
-        .as_ref()
-        .err()
-        .and_then(|e| e.as_db_error())
-        .expect("db error");
+    let err = db_error(&client, "SELECT psqlqueue.ack('q', 'nope')").await;
     assert_eq!(
         (err.code().code(), err.table()),
         ("P0002", Some("messages"))
     );
 
-    let missing = client
-        .execute("SELECT psqlqueue.ack('nope', 'nope')", &[])
-        .await;
-    let err = missing
-        .as_ref()
-        .err()
-        .and_then(|e| e.as_db_error())
-        .expect("db error");
+    let err = db_error(&client, "SELECT psqlqueue.ack('nope', 'nope')").await;
     assert_eq!((err.code().code(), err.table()), ("P0002", Some("queues")));
 
-    let bad = client
-        .execute("SELECT psqlqueue.create_queue('q2', 0, 600)", &[])
-        .await;
-    let err = bad
-        .as_ref()
-        .err()
-        .and_then(|e| e.as_db_error())
-        .expect("db error");
+    let err = db_error(&client, "SELECT psqlqueue.create_queue('q2', 0, 600)").await;
     assert_eq!(
         (err.code().code(), err.column()),
         ("22023", Some("ack_deadline_seconds"))

@@ -30,18 +30,11 @@ pub async fn list(
     State(state): State<AppState>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<Page<SubscriptionResponse>>, ApiError> {
-    let (offset, limit) = page.resolve();
-    let rows = state
-        .query(
-            "SELECT * FROM psqlqueue.list_subscriptions($1, $2)",
-            &[&offset, &limit],
-        )
-        .await?;
-    Ok(Json(Page {
-        data: rows.iter().map(SubscriptionResponse::from).collect(),
-        offset,
-        limit,
-    }))
+    Ok(Json(
+        state
+            .page("SELECT * FROM psqlqueue.list_subscriptions($1, $2)", &page)
+            .await?,
+    ))
 }
 
 /// Gets a subscription.

@@ -28,18 +28,11 @@ pub async fn list(
     State(state): State<AppState>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<Page<TopicResponse>>, ApiError> {
-    let (offset, limit) = page.resolve();
-    let rows = state
-        .query(
-            "SELECT * FROM psqlqueue.list_topics($1, $2)",
-            &[&offset, &limit],
-        )
-        .await?;
-    Ok(Json(Page {
-        data: rows.iter().map(TopicResponse::from).collect(),
-        offset,
-        limit,
-    }))
+    Ok(Json(
+        state
+            .page("SELECT * FROM psqlqueue.list_topics($1, $2)", &page)
+            .await?,
+    ))
 }
 
 /// Gets a topic.
