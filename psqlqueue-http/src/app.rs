@@ -9,7 +9,10 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
 use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use std::any::Any;
+use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -56,7 +59,18 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(SwaggerUi::new("/v1/swagger").url("/v1/openapi.json", ApiDoc::openapi()))
         .fallback(|| async { ApiError::NoRoute })
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(CatchPanicLayer::custom(panic_response))
         .with_state(state)
+}
+
+/// A bug that panics in a handler answers 500 with our body instead of dropping the connection.
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    ApiError::Internal(format!("handler panicked: {what}")).into_response()
 }
 
 /// The metrics router: Prometheus text at `/` and `/metrics`.
