@@ -82,8 +82,15 @@ targets = [
 lines = []
 w = lines.append
 now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+rev = sh("git rev-parse --short HEAD")
+started_path = os.path.join(out, "started")
+if os.path.exists(started_path):  # when and what the run measured, not when this page was written
+    with open(started_path) as f:
+        parts = f.read().split()
+    if len(parts) >= 4:
+        now, rev = " ".join(parts[:3]), parts[3]
 w("# Benchmarks\n")
-w(f"Last full run: **{now}**, `make bench` ({int(elapsed) // 60} min {int(elapsed) % 60} s), git `{sh('git rev-parse --short HEAD')}`.\n")
+w(f"Last full run: **{now}**, `make bench` ({int(elapsed) // 60} min {int(elapsed) % 60} s), git `{rev}`.\n")
 w("## How to read this\n")
 w(f"Every number is messages per second, the **median of {repeat} runs of {seconds} s** at each concurrency "
   "(pgbench clients or HTTP connections). Ratios compare medians from this one run on this one machine: "
@@ -156,6 +163,31 @@ if os.path.exists(warn_path):
         warnings = f.read().strip()
     if warnings:
         w("## Warnings from this run\n\n```\n" + warnings + "\n```\n")
+w("## Where targets are missed, and why\n")
+w("What we measured while looking (`pgbench -M prepared` on the local server; numbers are from those "
+  "investigations, not from the run above):\n")
+w("- **Run-to-run spread is larger than some gaps.** Two full runs of the same code on this machine gave "
+  "send/raw 0.96× and 0.74×, receive(10)/raw 0.93× and 0.87×, depth 1M/1k 1.17× and 0.79×. Treat a miss "
+  "within ~0.15 of its target as unresolved by this machine, not as a regression; longer points "
+  "(`BENCH_SECONDS=10 BENCH_REPEAT=5`) narrow it.")
+w("- **send** pays, per call, a PL/pgSQL function entry, the explicit `FOR KEY SHARE` on the queue row (so "
+  "a send racing a queue delete is a clean not-found), the attributes check and the Rust ULID call. Variants "
+  "with an inlined `jsonb_path_exists` check and with `gen_random_uuid()` instead of the ULID were within "
+  "noise of the shipped function in alternating 5 s runs at c=8.")
+w("- **receive + ack (limit 1)**: one receive costs ~0.67 ms against ~0.55 ms for the raw UPDATE at c=1 "
+  "inside BEGIN…ROLLBACK, i.e. the PL/pgSQL call and RETURN QUERY materialisation. Folding the queue lookup "
+  "into the statement, dropping the expired-row DELETE CTE and the final sort each stayed within noise "
+  "(0.64–0.76 ms). The structural fix is receive/ack in Rust with SPI plans kept across calls.")
+w("- **receive(10) + 10 acks** also makes ten ack calls where the raw cycle runs one DELETE; a batch ack "
+  "(on the roadmap) removes that difference.")
+w("- **3× the original pattern at limit 1**: on a freshly filled table even the raw limit is only about "
+  "2.2× the original's statements (one SELECT … SKIP LOCKED plus one UPDATE per message and per ack); its "
+  "cost is in what it keeps: with the acked rows it leaves behind until cleanup (100k here) it falls to "
+  "~110 messages/s while psqlqueue deletes at ack and stays flat, the 'after 100k acks' target.")
+w("- **Depth**: the plan above is an index range scan that stops at the limit, with no sort; with 1M "
+  "messages the heap (~0.5 GB) exceeds shared_buffers (256 MB), so touching the head reads through the OS cache.")
+w("- **Bloat**: sizes grow while autovacuum catches up, then stay flat (see the last rows of the soak table). "
+  "The 10-minute soak does not fit the 15-minute budget: `BENCH_SOAK_SECONDS=600 make bench` runs it.\n")
 w("## Machine and settings\n")
 cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2")
 mem = sh("free -g | awk '/Mem:/{print $2}'")

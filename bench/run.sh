@@ -19,6 +19,7 @@ RESULTS="$OUT/results.jsonl"
 mkdir -p "$OUT" "$ROOT/docs/bench"
 : >"$RESULTS"
 started=$(date +%s)
+printf '%s %s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" >"$OUT/started"
 
 # --- the cluster ------------------------------------------------------------------------
 CLUSTER="$(mktemp -d /tmp/psqlqueue-bench-XXXX)"
