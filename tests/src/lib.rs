@@ -91,11 +91,6 @@ impl TestDb {
         &self.name
     }
 
-    /// Connection settings for this database.
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
     /// Opens a new connection to this database.
     pub async fn connect(&self) -> Client {
         connect_config(&self.config).await
