@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup install fmt-check clippy pgrx-test integration-test test run stop bench
+.PHONY: setup install fmt-check clippy pgrx-test integration-test test run stop bench bench-soak
 
 setup:             
 	@bash scripts/setup.sh
@@ -34,3 +34,7 @@ stop:
 bench: setup
 	@bash scripts/install-ext.sh --release
 	@bash bench/run.sh
+
+bench-soak: setup
+	@bash scripts/install-ext.sh --release
+	@bash bench/soak.sh

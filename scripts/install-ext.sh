@@ -10,3 +10,6 @@ profile=()
 rm -f "$("$PG_CONFIG" --pkglibdir)/psqlqueue.so"
 cd "$ROOT/psqlqueue-ext"
 cargo pgrx install "${profile[@]}" --pg-config "$PG_CONFIG" 2>&1 | grep -vE '^\s*$' | tail -n 3
+# Earlier versions' install scripts, so `CREATE EXTENSION psqlqueue VERSION '<old>'` works and
+# the upgrade test can take the path a user's database takes (old version, then UPDATE).
+install -m 0644 "$ROOT"/sql/archive/psqlqueue--*.sql "$("$PG_CONFIG" --sharedir)/extension/"

@@ -29,6 +29,22 @@ COMMENT ON FUNCTION psqlqueue.check_message(text, text, jsonb) IS
     'Internal: raises 22023 unless body is non-empty, label has at most 128 characters and attributes is NULL '
     'or a flat JSON object of string values.';
 
+CREATE FUNCTION psqlqueue.message_is_valid(body text, label text, attributes jsonb)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    -- check_message's rules as one expression. Being a single SELECT of an immutable
+    -- expression, it is inlined into the caller's IF, which PL/pgSQL then evaluates without
+    -- starting a query: a valid message costs no validation statement. Strict jsonpath, because
+    -- lax mode would unwrap an array value and see the strings inside it.
+    SELECT body IS NOT NULL AND body <> ''
+       AND coalesce(length(label), 0) <= 128
+       AND (attributes IS NULL
+            OR (jsonb_typeof(attributes) = 'object'
+                AND NOT attributes @? 'strict $.* ? (@.type() != "string")'))
+$$;
+COMMENT ON FUNCTION psqlqueue.message_is_valid(text, text, jsonb) IS
+    'Internal: true when check_message would accept the message (its fast path; check_message says why not).';
+
 CREATE FUNCTION psqlqueue.send(queue text, body text, label text DEFAULT NULL, attributes jsonb DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql AS $$
@@ -36,7 +52,9 @@ DECLARE
     at timestamptz := clock_timestamp();
     new_id text;
 BEGIN
-    PERFORM psqlqueue.check_message(send.body, send.label, send.attributes);
+    IF NOT psqlqueue.message_is_valid(send.body, send.label, send.attributes) THEN
+        PERFORM psqlqueue.check_message(send.body, send.label, send.attributes);
+    END IF;
     -- The queue's delay and retention are read by the INSERT itself: one statement, no lookup.
     INSERT INTO psqlqueue.messages AS m (id, queue_id, label, body, attributes, visible_at, expires_at, created_at)
     SELECT psqlqueue.ulid(), q.id, nullif(send.label, ''), send.body, coalesce(send.attributes, '{}'),
@@ -62,24 +80,28 @@ COMMENT ON FUNCTION psqlqueue.send(text, text, text, jsonb) IS
 
 CREATE FUNCTION psqlqueue.receive(queue text, label text DEFAULT NULL, "limit" int DEFAULT 10)
 RETURNS SETOF psqlqueue.received_message
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+-- Plan the statement below once per session: left to choose, PostgreSQL re-plans it on every
+-- call (a parameterised LIMIT makes the generic plan look costlier than it is), and planning
+-- costs several times running it. A generic plan cannot see how many messages this queue has,
+-- so with many small queues it may prefer reading the whole queue and sorting it; the only plan
+-- left without a sort is the one wanted at any depth: the ordered range scan of
+-- (queue_id, visible_at, id) that stops at the limit. (The sort of the few leased rows at the
+-- end remains; it has no alternative.)
+SET plan_cache_mode = force_generic_plan
+SET enable_sort = off
+AS $$
 DECLARE
     at timestamptz := clock_timestamp();
-    lease interval;
     wanted_label text := nullif(receive.label, '');
 BEGIN
     IF receive."limit" IS NULL OR receive."limit" NOT BETWEEN 1 AND 1000 THEN
         PERFORM psqlqueue.raise_invalid('limit',
             format('must be between 1 and 1000, got %s', coalesce(receive."limit"::text, 'null')));
     END IF;
-    SELECT make_interval(secs => q.ack_deadline_seconds) INTO lease
-      FROM psqlqueue.queues AS q WHERE q.id = receive.queue;
-    IF NOT FOUND THEN
-        PERFORM psqlqueue.raise_not_found('queue', receive.queue);
-    END IF;
     -- One statement: lock the deliverable head of the queue (skipping rows other receivers hold),
-    -- lease the live ones and drop the expired ones met on the way, so expired rows cannot
-    -- accumulate at the head and slow every later receive.
+    -- lease the live ones for the queue's ack deadline and drop the expired ones met on the way,
+    -- so expired rows cannot accumulate at the head and slow every later receive.
     RETURN QUERY
     WITH head AS (
         SELECT m.id, m.expires_at <= at AS expired
@@ -96,15 +118,22 @@ BEGIN
          WHERE m.id = h.id AND h.expired
     ), leased AS (
         UPDATE psqlqueue.messages AS m
-           SET visible_at = at + lease,
+           SET visible_at = at + make_interval(secs => q.ack_deadline_seconds),
                delivery_attempts = m.delivery_attempts + 1
-          FROM head AS h
-         WHERE m.id = h.id AND NOT h.expired
+          FROM head AS h, psqlqueue.queues AS q
+         WHERE m.id = h.id AND NOT h.expired AND q.id = receive.queue
         RETURNING m.id, m.queue_id, m.label, m.body, m.attributes, m.delivery_attempts, m.created_at
     )
     SELECT l.id, l.queue_id, l.label, l.body, l.attributes, l.delivery_attempts, l.created_at
       FROM leased AS l
      ORDER BY l.created_at, l.id;
+    -- Only an empty answer asks whether the queue exists (nested, because an IF with a subquery
+    -- runs as a query even when its first operand is false): the hot path does no extra lookup.
+    IF NOT FOUND THEN
+        IF NOT EXISTS (SELECT FROM psqlqueue.queues AS q WHERE q.id = receive.queue) THEN
+            PERFORM psqlqueue.raise_not_found('queue', receive.queue);
+        END IF;
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION psqlqueue.receive(text, text, int) IS

@@ -162,7 +162,9 @@ DECLARE
     attrs jsonb := coalesce(publish.attributes, '{}');
     delivered int;
 BEGIN
-    PERFORM psqlqueue.check_message(publish.body, publish.label, publish.attributes);
+    IF NOT psqlqueue.message_is_valid(publish.body, publish.label, publish.attributes) THEN
+        PERFORM psqlqueue.check_message(publish.body, publish.label, publish.attributes);
+    END IF;
     -- One statement for the whole fan-out: each matching subscription's queue gets its own
     -- message with that queue's delay and retention.
     INSERT INTO psqlqueue.messages AS m (id, queue_id, label, body, attributes, visible_at, expires_at, created_at)

@@ -44,6 +44,8 @@ CREATE FUNCTION psqlqueue.create_queue(id text, ack_deadline_seconds int, messag
 RETURNS psqlqueue.queues
 LANGUAGE plpgsql AS $$
 DECLARE
+    -- One reading for both columns: two clock_timestamp() defaults can differ by microseconds.
+    at timestamptz := clock_timestamp();
     created psqlqueue.queues;
 BEGIN
     PERFORM psqlqueue.check_id('queue', create_queue.id);
@@ -51,9 +53,10 @@ BEGIN
         create_queue.message_retention_seconds, create_queue.delivery_delay_seconds);
     -- ON CONFLICT rather than catching unique_violation: no subtransaction, and a concurrent
     -- creator of the same id gets the same clean error.
-    INSERT INTO psqlqueue.queues AS q (id, ack_deadline_seconds, message_retention_seconds, delivery_delay_seconds)
+    INSERT INTO psqlqueue.queues AS q (id, ack_deadline_seconds, message_retention_seconds, delivery_delay_seconds,
+                                       created_at, updated_at)
     VALUES (create_queue.id, create_queue.ack_deadline_seconds, create_queue.message_retention_seconds,
-            create_queue.delivery_delay_seconds)
+            create_queue.delivery_delay_seconds, at, at)
     ON CONFLICT DO NOTHING
     RETURNING q.* INTO created;
     IF NOT FOUND THEN

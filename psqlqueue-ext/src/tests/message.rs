@@ -78,10 +78,33 @@ mod tests {
             "22023",
             "o is a JSON object",
         );
+        // The fast check in send must route every broken rule to the full one.
+        for (attributes, says) in [
+            (r#"{"ok": "s", "a": ["x"]}"#, "a is a JSON array"),
+            (r#"{"z": null}"#, "z is a JSON null"),
+            (r#"{"t": true}"#, "t is a JSON boolean"),
+            (r#""text""#, "got a JSON string"),
+            ("5", "got a JSON number"),
+        ] {
+            assert_error(
+                &format!("SELECT psqlqueue.send('q', 'b', NULL, '{attributes}')"),
+                "22023",
+                says,
+            );
+        }
         assert_eq!(
             one::<i64>("SELECT count(*) FROM psqlqueue.messages"),
             0,
             "nothing half-written"
+        );
+        run(&format!(
+            r#"SELECT psqlqueue.send('q', 'b', '{}', '{{"a": "", "b": "x"}}')"#,
+            "l".repeat(128)
+        ));
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM psqlqueue.messages"),
+            1,
+            "a 128-character label and string attributes are accepted"
         );
     }
 

@@ -1,0 +1,59 @@
+# Sourced by bench/run.sh and bench/soak.sh: a fresh private cluster with fixed settings, so
+# runs are comparable, stopped and removed on exit; helpers for benchmark databases.
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"
+BENCH="$ROOT/bench"
+PORT="${BENCH_PORT:-54330}"
+OUT="$ROOT/target/bench"
+mkdir -p "$OUT" "$ROOT/docs/bench"
+PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres)
+# Settings quoted in the report; fsync and synchronous_commit on, as in production.
+SETTINGS=(-c fsync=on -c synchronous_commit=on -c shared_buffers=256MB -c max_connections=200
+          -c max_wal_size=2GB -c checkpoint_timeout=15min -c autovacuum=on -c jit=off)
+CLUSTER=""
+SIDECAR_PID=""
+
+stop_cluster() {
+  [ -n "$SIDECAR_PID" ] && kill "$SIDECAR_PID" 2>/dev/null || true
+  if [ -n "$CLUSTER" ]; then
+    as_postgres "$PG_BIN/pg_ctl" -D "$CLUSTER/data" -m fast stop >/dev/null 2>&1 || true
+    rm -rf "$CLUSTER"
+  fi
+}
+
+start_cluster() {
+  CLUSTER="$(mktemp -d /tmp/psqlqueue-bench-XXXX)"
+  chown postgres:postgres "$CLUSTER"
+  trap stop_cluster EXIT
+  say "fresh cluster in $CLUSTER on port $PORT"
+  as_postgres "$PG_BIN/initdb" -D "$CLUSTER/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  as_postgres "$PG_BIN/pg_ctl" -D "$CLUSTER/data" -l "$CLUSTER/log" -w \
+    -o "-p $PORT -k $CLUSTER -c listen_addresses=127.0.0.1 ${SETTINGS[*]}" start >/dev/null
+}
+
+fresh_db() { # name: a database with the extension and the fixtures
+  "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1"
+  "${PSQL[@]}" -d "$1" -c "CREATE EXTENSION psqlqueue" -f "$BENCH/sql/fixtures.sql" >/dev/null
+}
+
+fill() { # db fill
+  "${PSQL[@]}" -d "$1" -v fill="$2" -f "$BENCH/sql/fill.sql" >/dev/null
+  "${PSQL[@]}" -d "$1" -c "VACUUM ANALYZE" >/dev/null
+}
+
+soak() { # seconds tsv: mixed load on a steady 10k backlog, sizes sampled every 15 s
+  local seconds="$1" tsv="$2" pid t=0
+  fresh_db bench_soak
+  fill bench_soak 10000
+  : >"$tsv"
+  pgbench -n -M prepared -h 127.0.0.1 -p "$PORT" -U postgres -c 8 -j 2 -T "$seconds" -f "$BENCH/sql/depth.sql" \
+    bench_soak >"$OUT/soak.log" 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    echo "$t|$("${PSQL[@]}" -d bench_soak -Atc "SELECT pg_table_size('psqlqueue.messages'),
+      pg_indexes_size('psqlqueue.messages'), (SELECT count(*) FROM psqlqueue.messages)")" >>"$tsv"
+    sleep 15; t=$((t + 15))
+  done
+  wait "$pid" || true
+  echo "$t|$("${PSQL[@]}" -d bench_soak -Atc "SELECT pg_table_size('psqlqueue.messages'),
+    pg_indexes_size('psqlqueue.messages'), (SELECT count(*) FROM psqlqueue.messages)")" >>"$tsv"
+}

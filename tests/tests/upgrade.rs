@@ -1,0 +1,174 @@
+//! The path a user's database takes between releases: the previous version installed and in
+//! use, then `ALTER EXTENSION psqlqueue UPDATE`. It must end with exactly what a fresh install
+//! of this version has, with the data still there and working.
+//!
+//! Needs the previous release's install script in the server's extension directory
+//! (`scripts/install-ext.sh` installs `sql/archive/`).
+
+use psqlqueue_tests::TestDb;
+use tokio_postgres::Client;
+
+/// Every released version before this one whose upgrade path is tested.
+const PREVIOUS: &[&str] = &["0.1.0"];
+
+/// One line per property of the extension's objects, sorted, so two databases compare as
+/// lists: member objects, function definitions (body, volatility, SET options), columns,
+/// constraints, indexes, storage options, comments, privileges and dump configuration.
+const CATALOG: &str = r"
+SELECT line FROM (
+    SELECT 'member ' || pg_describe_object(d.classid, d.objid, d.objsubid)
+      FROM pg_depend AS d JOIN pg_extension AS e ON d.refobjid = e.oid
+     WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e' AND e.extname = 'psqlqueue'
+    UNION ALL
+    SELECT 'function ' || p.oid::regprocedure::text || E'\n' || pg_get_functiondef(p.oid)
+           || E'\ncomment ' || coalesce(obj_description(p.oid, 'pg_proc'), '-')
+           || E'\nacl ' || coalesce(p.proacl::text, '-')
+      FROM pg_proc AS p WHERE p.pronamespace = 'psqlqueue'::regnamespace
+    UNION ALL
+    SELECT format('relation %s kind %s options %s acl %s comment %s', c.relname, c.relkind,
+                  coalesce(c.reloptions::text, '-'), coalesce(c.relacl::text, '-'),
+                  coalesce(obj_description(c.oid, 'pg_class'), '-'))
+      FROM pg_class AS c WHERE c.relnamespace = 'psqlqueue'::regnamespace
+    UNION ALL
+    SELECT format('column %s.%s %s not null %s default %s comment %s', c.relname, a.attname,
+                  format_type(a.atttypid, a.atttypmod), a.attnotnull,
+                  coalesce(pg_get_expr(ad.adbin, ad.adrelid), '-'),
+                  coalesce(col_description(c.oid, a.attnum), '-'))
+      FROM pg_class AS c
+      JOIN pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+      LEFT JOIN pg_attrdef AS ad ON ad.adrelid = c.oid AND ad.adnum = a.attnum
+     WHERE c.relnamespace = 'psqlqueue'::regnamespace
+    UNION ALL
+    SELECT format('constraint %s.%s %s', con.conrelid::regclass, con.conname, pg_get_constraintdef(con.oid))
+      FROM pg_constraint AS con WHERE con.connamespace = 'psqlqueue'::regnamespace
+    UNION ALL
+    SELECT 'index ' || pg_get_indexdef(i.indexrelid)
+      FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid
+     WHERE c.relnamespace = 'psqlqueue'::regnamespace
+    UNION ALL
+    SELECT format('dumped %s where %s', cfg.rel::regclass, coalesce(cond.c, '-'))
+      FROM pg_extension AS e,
+           unnest(e.extconfig) WITH ORDINALITY AS cfg(rel, n)
+      LEFT JOIN LATERAL unnest(e.extcondition) WITH ORDINALITY AS cond(c, k) ON cond.k = cfg.n
+     WHERE e.extname = 'psqlqueue'
+) AS catalog(line)
+ORDER BY line";
+
+async fn catalog(client: &Client) -> Vec<String> {
+    client
+        .query(CATALOG, &[])
+        .await
+        .expect("describe the extension's catalog")
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+/// Fails with the lines only one side has, which is what a reader of the failure needs.
+fn assert_same_catalog(upgraded: &[String], fresh: &[String], from: &str) {
+    let only_upgraded: Vec<&String> = upgraded.iter().filter(|l| !fresh.contains(l)).collect();
+    let only_fresh: Vec<&String> = fresh.iter().filter(|l| !upgraded.contains(l)).collect();
+    assert!(
+        only_upgraded.is_empty() && only_fresh.is_empty(),
+        "{from} upgraded differs from a fresh install\n--- only after the upgrade:\n{}\n--- only in a fresh install:\n{}",
+        only_upgraded
+            .iter()
+            .map(|l| l.as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        only_fresh
+            .iter()
+            .map(|l| l.as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    assert_eq!(upgraded.len(), fresh.len(), "same number of catalog lines");
+}
+
+#[tokio::test]
+async fn every_upgrade_path_ends_at_a_fresh_install_with_the_data_kept() {
+    let fresh_db = TestDb::new().await;
+    let fresh = catalog(&fresh_db.connect().await).await;
+    assert!(
+        fresh
+            .iter()
+            .any(|l| l.starts_with("function psqlqueue.receive(")),
+        "the catalog query sees the extension's functions"
+    );
+
+    for &from in PREVIOUS {
+        let db = TestDb::empty().await;
+        let client = db.connect().await;
+        // The version string comes from the constant above, not from input.
+        client
+            .batch_execute(&format!("CREATE EXTENSION psqlqueue VERSION '{from}'"))
+            .await
+            .unwrap_or_else(|e| {
+                panic!("install {from} (is sql/archive installed? run `make install`): {e}")
+            });
+        // Data written by the old version: a leased message, a waiting one, a subscription.
+        client
+            .batch_execute(
+                "SELECT psqlqueue.create_queue('orders', 30, 600);
+                 SELECT psqlqueue.create_topic('events');
+                 SELECT psqlqueue.create_subscription('all', 'events', 'orders', NULL);
+                 SELECT psqlqueue.send('orders', 'leased');
+                 SELECT * FROM psqlqueue.receive('orders', NULL, 1);
+                 SELECT psqlqueue.send('orders', 'waiting');",
+            )
+            .await
+            .unwrap();
+
+        client
+            .batch_execute("ALTER EXTENSION psqlqueue UPDATE")
+            .await
+            .unwrap_or_else(|e| panic!("update from {from}: {e}"));
+        let version: String = client
+            .query_one(
+                "SELECT extversion FROM pg_extension WHERE extname = 'psqlqueue'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(version, env!("CARGO_PKG_VERSION"), "updated from {from}");
+        assert_same_catalog(&catalog(&client).await, &fresh, from);
+
+        // The old data under the new functions: the lease taken before the upgrade still holds.
+        let bodies: Vec<String> = client
+            .query(
+                "SELECT body FROM psqlqueue.receive('orders', NULL, 10)",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(bodies, vec!["waiting".to_owned()], "from {from}");
+        let delivered: i32 = client
+            .query_one(
+                "SELECT psqlqueue.publish('events', 'after', NULL, NULL)",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(
+            delivered, 1,
+            "the subscription survived the update from {from}"
+        );
+        let left: i64 = client
+            .query_one(
+                "SELECT count(*) FROM psqlqueue.messages WHERE queue_id = 'orders'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(left, 3, "nothing lost in the update from {from}");
+        drop(client);
+        db.drop_db().await;
+    }
+    fresh_db.drop_db().await;
+}
