@@ -31,9 +31,9 @@ run: install
 stop:
 	@bash scripts/stop.sh
 
+# BENCH_STARTED: the report's run time then includes the release builds.
 bench: setup
-	@bash scripts/install-ext.sh --release
-	@bash bench/run.sh
+	@export BENCH_STARTED=$$(date +%s); bash scripts/install-ext.sh --release && bash bench/run.sh
 
 bench-soak: setup
 	@bash scripts/install-ext.sh --release

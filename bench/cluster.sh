@@ -1,6 +1,8 @@
 # Sourced by bench/run.sh and bench/soak.sh: a fresh private cluster with fixed settings, so
 # runs are comparable, stopped and removed on exit; helpers for benchmark databases.
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"
+# Progress lines carry the clock, so a slow stage shows in the log.
+say() { printf '==> %s %s\n' "$(date +%T)" "$*"; }
 BENCH="$ROOT/bench"
 PORT="${BENCH_PORT:-54330}"
 OUT="$ROOT/target/bench"
@@ -35,15 +37,20 @@ fresh_db() { # name: a database with the extension and the fixtures
   "${PSQL[@]}" -d "$1" -c "CREATE EXTENSION psqlqueue" -f "$BENCH/sql/fixtures.sql" >/dev/null
 }
 
-fill() { # db fill
+fill() { # db fill: queue 'bench' and the raw and original tables
   "${PSQL[@]}" -d "$1" -v fill="$2" -f "$BENCH/sql/fill.sql" >/dev/null
-  "${PSQL[@]}" -d "$1" -c "VACUUM ANALYZE" >/dev/null
+  "${PSQL[@]}" -d "$1" -c "VACUUM ANALYZE psqlqueue.messages, bench_raw, bench_orig" >/dev/null
+}
+
+fill_queue() { # db fill: queue 'bench' only (depth and soak read nothing else)
+  "${PSQL[@]}" -d "$1" -v fill="$2" -f "$BENCH/sql/fill_queue.sql" >/dev/null
+  "${PSQL[@]}" -d "$1" -c "VACUUM ANALYZE psqlqueue.messages" >/dev/null
 }
 
 soak() { # seconds tsv: mixed load on a steady 10k backlog, sizes sampled every 15 s
   local seconds="$1" tsv="$2" pid t=0
   fresh_db bench_soak
-  fill bench_soak 10000
+  fill_queue bench_soak 10000
   : >"$tsv"
   pgbench -n -M prepared -h 127.0.0.1 -p "$PORT" -U postgres -c 8 -j 2 -T "$seconds" -f "$BENCH/sql/depth.sql" \
     bench_soak >"$OUT/soak.log" 2>&1 &

@@ -1,8 +1,6 @@
--- Tops the benchmark tables up to :fill deliverable messages each (fixture only: direct inserts).
-DELETE FROM psqlqueue.messages WHERE queue_id = 'bench' AND (delivery_attempts > 0 OR visible_at > now());
-INSERT INTO psqlqueue.messages (id, queue_id, body, attributes, visible_at, expires_at, created_at)
-SELECT psqlqueue.ulid(), 'bench', 'payload', '{"k": "v"}', now() - interval '1 s', now() + interval '1 day', now()
-  FROM generate_series(1, greatest(0, :fill - (SELECT count(*) FROM psqlqueue.messages WHERE queue_id = 'bench')));
+-- Tops the benchmark tables up to :fill deliverable messages each (fixture only: direct inserts):
+-- queue 'bench', the raw limit's table and the original pattern's table.
+\ir fill_queue.sql
 DELETE FROM bench_raw WHERE delivery_attempts > 0;
 INSERT INTO bench_raw (id, queue_id, body, attributes, visible_at, expires_at, created_at)
 SELECT gen_random_uuid()::text, 'bench', 'payload', '{"k": "v"}', now() - interval '1 s', now() + interval '1 day', now()
