@@ -87,9 +87,14 @@ LANGUAGE plpgsql
 -- so with many small queues it may prefer reading the whole queue and sorting it; the only plan
 -- left without a sort is the one wanted at any depth: the ordered range scan of
 -- (queue_id, visible_at, id) that stops at the limit. (The sort of the few leased rows at the
--- end remains; it has no alternative.)
+-- end remains; it has no alternative.) For the same reason the generic plan guesses the head
+-- at a tenth of the queue, and with a few million messages a hash join reading the whole table
+-- looks cheaper than probing the primary key per head row; without hash and merge joins the
+-- UPDATE and DELETE can only probe, whatever the guess.
 SET plan_cache_mode = force_generic_plan
 SET enable_sort = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS $$
 DECLARE
     at timestamptz := clock_timestamp();
