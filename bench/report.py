@@ -242,8 +242,8 @@ w("- **A generic plan's guess at the head could turn leasing into a table scan.*
   "`LIMIT $n` as a tenth of the rows it expects, so for one queue of a few million messages a hash join that "
   "reads the whole table to find the head rows looks cheaper than probing the primary key for each. On a "
   "function of receive's shape without its label clause, with 1.26M messages in one queue, that was 640 ms "
-  "per call against 0.8 ms with the probe; receive itself (its label clause lowers the guess) was planned at "
-  "69.6k for the probe against roughly 66k for the hash join, one step from the cliff. receive 0.3.0 also "
+  "per call against 0.8 ms with the probe; receive itself (its label clause lowers the guess) still probed "
+  "there, but at an estimated 69.6k, above the 66k at which the simpler function had switched to the hash join. receive 0.3.0 also "
   "sets `enable_hashjoin` and `enable_mergejoin` off, leaving the probe whatever the guess (plan above).")
 w("- **The raw limit had the same problem.** With `LIMIT :n` as a pgbench parameter the raw cycle was "
   "re-planned on every call too (4,629–4,927); forcing its generic plan made it *slower* (35 ms per call: "
