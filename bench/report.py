@@ -304,25 +304,33 @@ w("```\n")
 w("Scripts: `bench/run.sh` (orchestration), `bench/sql/*.sql` (pgbench scripts and fixtures), "
   "`bench/http/*.lua` (wrk), `bench/report.py` (this page and the plot). Raw output: `target/bench/`.\n")
 w("![throughput](bench/throughput.png)\n")
+w("Solid lines: psqlqueue; dashed: PostgreSQL's raw limit; dotted: the original pattern.\n")
 
 with open(os.path.join(docs, "BENCHMARKS.md"), "w") as f:
     f.write("\n".join(lines))
 
 # The plot: messages/s against concurrency, a line per workload.
+def line_style(workload):
+    return 2 if workload.startswith("raw_") else 3 if workload.startswith("orig_") else 1
+
+
 data_path = os.path.join(out, "throughput.dat")
 plotted = [(k, l) for k, l in WORKLOADS if any(med(k, c) for c in levels)]
 with open(data_path, "w") as f:
     for c in levels:
         f.write(str(c) + " " + " ".join(str(med(k, c) or "NaN") for k, _ in plotted) + "\n")
 gp = [
-    "set terminal png size 1300,650",
+    "set terminal pngcairo size 1100,900 font ',10'",
     f"set output '{os.path.join(docs, 'bench', 'throughput.png')}'",
     "set title 'psqlqueue throughput (median messages/s)'",
     "set xlabel 'concurrency (clients / connections)'",
     "set ylabel 'messages/s'",
-    "set logscale x 2", "set logscale y 10", "set key outside right", "set grid",
+    "set logscale x 2", "set logscale y 10", "set key below maxrows 7 width 2", "set bmargin 14", "set grid",
     f"set xtics ({', '.join(str(c) for c in levels)})",
-    "plot " + ", ".join(f"'{data_path}' using 1:{i + 2} with linespoints title '{l}'" for i, (_, l) in enumerate(plotted)),
+    f"set xrange [{levels[0] * 0.8}:{levels[-1] * 1.25}]",
+    # Solid: psqlqueue; dashed: PostgreSQL's raw limit; dotted: the original pattern.
+    "plot " + ", ".join(f"'{data_path}' using 1:{i + 2} with linespoints lw 2 dt {line_style(k)} title '{l}'"
+                        for i, (k, l) in enumerate(plotted)),
 ]
 subprocess.run(["gnuplot"], input="\n".join(gp), text=True, check=False)
 print("\n".join(lines[: lines.index("## Throughput (messages/s, median)\n") if "## Throughput (messages/s, median)\n" in lines else 30]))
