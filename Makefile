@@ -19,9 +19,12 @@ clippy: setup
 pgrx-test: setup   
 	@bash scripts/pgrx-test.sh
 
+# The preloaded cluster (54331) hosts the background worker's test; it is stopped whatever the
+# outcome.
 integration-test: install   
 	@bash scripts/system-pg.sh
-	cargo test -p psqlqueue-tests -p psqlqueue-http
+	@bash scripts/preload-cluster.sh start
+	@trap 'bash scripts/preload-cluster.sh stop' EXIT; cargo test -p psqlqueue-tests -p psqlqueue-http
 
 test: setup fmt-check clippy pgrx-test integration-test
 

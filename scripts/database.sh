@@ -3,7 +3,8 @@
 #
 # With PSQLQUEUE_DATABASE_URL set: installs or updates the extension in that database.
 # Without it: a private PostgreSQL cluster under .psqlqueue/ (created on first use, reused
-# after) on 127.0.0.1:54329, with database `psqlqueue` and the extension created in it.
+# after) on 127.0.0.1:54329, with database `psqlqueue` and the extension created in it. The
+# library is preloaded there, so its background worker deletes expired messages of `psqlqueue`.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
@@ -23,7 +24,8 @@ else
   if ! as_postgres "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
     say "starting the private cluster on 127.0.0.1:$port" >&2
     as_postgres "$PG_BIN/pg_ctl" -D "$data" -l "$home/postgres.log" -w \
-      -o "-p $port -k $sockets -c listen_addresses=127.0.0.1" start >/dev/null
+      -o "-p $port -k $sockets -c listen_addresses=127.0.0.1 -c shared_preload_libraries=psqlqueue \
+          -c psqlqueue.database=psqlqueue" start >/dev/null
   fi
   admin="postgres://postgres@127.0.0.1:$port/postgres"
   if [ "$(psql "$admin" -Atc "SELECT 1 FROM pg_database WHERE datname = 'psqlqueue'")" != 1 ]; then

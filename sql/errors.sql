@@ -4,7 +4,9 @@
 
 CREATE FUNCTION psqlqueue.raise_not_found(kind text, id text, parent_kind text DEFAULT NULL, parent_id text DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
 BEGIN
     RAISE EXCEPTION USING
         ERRCODE = 'no_data_found',
@@ -19,7 +21,9 @@ COMMENT ON FUNCTION psqlqueue.raise_not_found(text, text, text, text) IS
 
 CREATE FUNCTION psqlqueue.raise_exists(kind text, id text)
 RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
 BEGIN
     RAISE EXCEPTION USING
         ERRCODE = 'unique_violation',
@@ -32,7 +36,9 @@ COMMENT ON FUNCTION psqlqueue.raise_exists(text, text) IS
 
 CREATE FUNCTION psqlqueue.raise_invalid(field text, rule text)
 RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
 BEGIN
     RAISE EXCEPTION USING
         ERRCODE = 'invalid_parameter_value',
@@ -46,7 +52,9 @@ COMMENT ON FUNCTION psqlqueue.raise_invalid(text, text) IS
 -- Offset/limit pagination is checked the same way by every list function.
 CREATE FUNCTION psqlqueue.check_page("offset" int, "limit" int)
 RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
 BEGIN
     IF "offset" IS NULL OR "offset" < 0 THEN
         PERFORM psqlqueue.raise_invalid('offset', format('must be 0 or more, got %s', coalesce("offset"::text, 'null')));

@@ -2,21 +2,24 @@
 
 CREATE FUNCTION psqlqueue.filter_matches(filters jsonb, attributes jsonb)
 RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    -- Every key of the filter must be an attribute whose value the key lists (`?` on a JSON
-    -- array tests membership of a string); a NULL filter matches everything.
-    SELECT filters IS NULL
-        OR NOT EXISTS (SELECT 1
-                         FROM jsonb_each(filters) AS f(key, allowed)
-                        WHERE NOT coalesce(f.allowed ? (attributes ->> f.key), false))
-$$;
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+-- Every key of the filter must be an attribute whose value the key lists (`?` on a JSON array
+-- tests membership of a string); a NULL filter matches everything. The body is SQL-standard
+-- (RETURN), so its names are bound when the extension is created: no caller's search_path can
+-- redirect them, and no SET clause is paid per subscription row.
+RETURN filters IS NULL
+    OR NOT EXISTS (SELECT 1
+                     FROM jsonb_each(filters) AS f(key, allowed)
+                    WHERE NOT coalesce(f.allowed ? (attributes ->> f.key), false));
 COMMENT ON FUNCTION psqlqueue.filter_matches(jsonb, jsonb) IS
     'The subscription filter evaluator: true when, for every key of filters, attributes has that key with one of '
     'the listed values (AND across keys, OR within a key). A NULL filter matches every message.';
 
 CREATE FUNCTION psqlqueue.create_topic(id text)
 RETURNS psqlqueue.topics
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
     created psqlqueue.topics;
 BEGIN
@@ -35,7 +38,9 @@ COMMENT ON FUNCTION psqlqueue.create_topic(text) IS
 
 CREATE FUNCTION psqlqueue.get_topic(id text)
 RETURNS psqlqueue.topics
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
     found_topic psqlqueue.topics;
 BEGIN
@@ -50,7 +55,9 @@ COMMENT ON FUNCTION psqlqueue.get_topic(text) IS 'Returns a topic''s row. Errors
 
 CREATE FUNCTION psqlqueue.list_topics("offset" int DEFAULT 0, "limit" int DEFAULT 10)
 RETURNS SETOF psqlqueue.topics
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
 BEGIN
     PERFORM psqlqueue.check_page(list_topics."offset", list_topics."limit");
     RETURN QUERY
@@ -62,7 +69,9 @@ COMMENT ON FUNCTION psqlqueue.list_topics(int, int) IS
 
 CREATE FUNCTION psqlqueue.delete_topic(id text)
 RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
 BEGIN
     DELETE FROM psqlqueue.topics AS t WHERE t.id = delete_topic.id;
     IF NOT FOUND THEN
@@ -75,13 +84,15 @@ COMMENT ON FUNCTION psqlqueue.delete_topic(text) IS
 
 CREATE FUNCTION psqlqueue.create_subscription(id text, topic_id text, queue_id text, message_filters jsonb DEFAULT NULL)
 RETURNS psqlqueue.subscriptions
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
     filters jsonb;
     created psqlqueue.subscriptions;
 BEGIN
     PERFORM psqlqueue.check_id('subscription', create_subscription.id);
-    filters := psqlqueue.normalize_message_filters(create_subscription.message_filters);
+    filters := psqlqueue.normalize_message_filters(create_subscription.message_filters::text);
     -- KEY SHARE locks keep the topic and queue from being deleted before the insert commits,
     -- so a concurrent delete never turns into a foreign-key error here.
     PERFORM FROM psqlqueue.topics AS t WHERE t.id = create_subscription.topic_id FOR KEY SHARE;
@@ -116,7 +127,9 @@ COMMENT ON FUNCTION psqlqueue.create_subscription(text, text, text, jsonb) IS
 
 CREATE FUNCTION psqlqueue.get_subscription(id text)
 RETURNS psqlqueue.subscriptions
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
     found_subscription psqlqueue.subscriptions;
 BEGIN
@@ -131,7 +144,9 @@ COMMENT ON FUNCTION psqlqueue.get_subscription(text) IS 'Returns a subscription'
 
 CREATE FUNCTION psqlqueue.list_subscriptions("offset" int DEFAULT 0, "limit" int DEFAULT 10)
 RETURNS SETOF psqlqueue.subscriptions
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
 BEGIN
     PERFORM psqlqueue.check_page(list_subscriptions."offset", list_subscriptions."limit");
     RETURN QUERY
@@ -144,7 +159,9 @@ COMMENT ON FUNCTION psqlqueue.list_subscriptions(int, int) IS
 
 CREATE FUNCTION psqlqueue.delete_subscription(id text)
 RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
 BEGIN
     DELETE FROM psqlqueue.subscriptions AS s WHERE s.id = delete_subscription.id;
     IF NOT FOUND THEN
@@ -156,7 +173,9 @@ COMMENT ON FUNCTION psqlqueue.delete_subscription(text) IS 'Deletes a subscripti
 
 CREATE FUNCTION psqlqueue.publish(topic text, body text, attributes jsonb DEFAULT NULL, label text DEFAULT NULL)
 RETURNS int
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
     at timestamptz := clock_timestamp();
     attrs jsonb := coalesce(publish.attributes, '{}');

@@ -4,7 +4,9 @@
 
 CREATE FUNCTION psqlqueue.check_id(kind text, id text)
 RETURNS void
-LANGUAGE plpgsql IMMUTABLE AS $$
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
 BEGIN
     IF id IS NULL OR id !~ '^[a-zA-Z0-9._-]{1,128}$' THEN
         PERFORM psqlqueue.raise_invalid(kind || '.id',
@@ -18,7 +20,9 @@ COMMENT ON FUNCTION psqlqueue.check_id(text, text) IS
 
 CREATE FUNCTION psqlqueue.check_queue_settings(ack_deadline_seconds int, message_retention_seconds int, delivery_delay_seconds int)
 RETURNS void
-LANGUAGE plpgsql IMMUTABLE AS $$
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
 BEGIN
     IF ack_deadline_seconds IS NULL OR ack_deadline_seconds NOT BETWEEN 1 AND 43200 THEN
         PERFORM psqlqueue.raise_invalid('ack_deadline_seconds',
@@ -42,7 +46,9 @@ COMMENT ON FUNCTION psqlqueue.check_queue_settings(int, int, int) IS
 CREATE FUNCTION psqlqueue.create_queue(id text, ack_deadline_seconds int, message_retention_seconds int,
                                        delivery_delay_seconds int DEFAULT 0)
 RETURNS psqlqueue.queues
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
     -- One reading for both columns: two clock_timestamp() defaults can differ by microseconds.
     at timestamptz := clock_timestamp();
@@ -71,7 +77,9 @@ COMMENT ON FUNCTION psqlqueue.create_queue(text, int, int, int) IS
 CREATE FUNCTION psqlqueue.update_queue(id text, ack_deadline_seconds int, message_retention_seconds int,
                                        delivery_delay_seconds int)
 RETURNS psqlqueue.queues
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
     updated psqlqueue.queues;
 BEGIN
@@ -96,7 +104,9 @@ COMMENT ON FUNCTION psqlqueue.update_queue(text, int, int, int) IS
 
 CREATE FUNCTION psqlqueue.get_queue(id text)
 RETURNS psqlqueue.queues
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
     found_queue psqlqueue.queues;
 BEGIN
@@ -111,7 +121,9 @@ COMMENT ON FUNCTION psqlqueue.get_queue(text) IS 'Returns a queue''s row. Errors
 
 CREATE FUNCTION psqlqueue.list_queues("offset" int DEFAULT 0, "limit" int DEFAULT 10)
 RETURNS SETOF psqlqueue.queues
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
 BEGIN
     PERFORM psqlqueue.check_page(list_queues."offset", list_queues."limit");
     RETURN QUERY
@@ -123,7 +135,9 @@ COMMENT ON FUNCTION psqlqueue.list_queues(int, int) IS
 
 CREATE FUNCTION psqlqueue.delete_queue(id text)
 RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
 BEGIN
     DELETE FROM psqlqueue.queues AS q WHERE q.id = delete_queue.id;
     IF NOT FOUND THEN
@@ -136,7 +150,9 @@ COMMENT ON FUNCTION psqlqueue.delete_queue(text) IS
 
 CREATE FUNCTION psqlqueue.queue_stats(id text)
 RETURNS psqlqueue.queue_stats
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
     at timestamptz := clock_timestamp();
     stats psqlqueue.queue_stats;
@@ -155,7 +171,9 @@ COMMENT ON FUNCTION psqlqueue.queue_stats(text) IS
 
 CREATE FUNCTION psqlqueue.purge_queue(id text)
 RETURNS bigint
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
     removed bigint;
 BEGIN
@@ -170,7 +188,9 @@ COMMENT ON FUNCTION psqlqueue.purge_queue(text) IS
 
 CREATE FUNCTION psqlqueue.cleanup_queue(id text)
 RETURNS bigint
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
     removed bigint;
 BEGIN
@@ -188,7 +208,9 @@ COMMENT ON FUNCTION psqlqueue.cleanup_queue(text) IS
 CREATE FUNCTION psqlqueue.queue_metrics()
 RETURNS TABLE (queue_id text, deliverable bigint, in_flight bigint, delayed bigint,
                oldest_deliverable_age_seconds bigint)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
     -- One pass over the messages for every queue at once: what a metrics scrape needs,
     -- without a query per queue.
     WITH clock AS (SELECT clock_timestamp() AS at)

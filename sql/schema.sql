@@ -17,8 +17,8 @@ CREATE TABLE psqlqueue.queues (
 );
 
 -- One row per message not yet acked. An acked message is deleted at once, so the table holds
--- only work that is waiting, leased or delayed (plus expired rows until receive or cleanup
--- removes them).
+-- only work that is waiting, leased or delayed (plus expired rows until the sweep, see
+-- sweep.sql, removes them).
 --
 -- visible_at is the single timing column the hot path reads: a message is deliverable when
 -- visible_at <= now and expires_at > now. Sending sets it to now + delay, receiving to
@@ -29,7 +29,7 @@ CREATE TABLE psqlqueue.messages (
     label             text,
     body              text        NOT NULL,
     attributes        jsonb       NOT NULL DEFAULT '{}',
-    delivery_attempts int         NOT NULL DEFAULT 0,
+    delivery_attempts int         NOT NULL DEFAULT 0,         -- saturates at 2147483647
     visible_at        timestamptz NOT NULL,
     expires_at        timestamptz NOT NULL,
     created_at        timestamptz NOT NULL
@@ -38,6 +38,8 @@ CREATE TABLE psqlqueue.messages (
 -- The receive path: per queue, in the order messages become deliverable. Reading the head of
 -- this index needs no sort however long the backlog is.
 CREATE INDEX messages_queue_visible_idx ON psqlqueue.messages (queue_id, visible_at, id);
+-- The sweep: the oldest expired messages of every queue, found without reading live ones.
+CREATE INDEX messages_expires_idx ON psqlqueue.messages (expires_at);
 
 -- Pub/sub: a message published to a topic is copied into every subscribed queue whose filter
 -- it matches.

@@ -2,7 +2,8 @@
 //!
 //! The queue logic is SQL (files under `sql/`, included here in dependency order) because the
 //! hot paths are single statements whose plans PL/pgSQL caches; Rust supplies what SQL lacks:
-//! monotonic ULID message ids (`id.rs`) and the subscription filter validator (`filter.rs`).
+//! monotonic ULID message ids (`id.rs`), the subscription filter validator (`filter.rs`) and
+//! the background worker that runs the retention sweep (`worker.rs`).
 
 // Panics become PostgreSQL errors (pgrx catches them), but an unwrap is still a bug to avoid.
 #![cfg_attr(not(any(test, feature = "pg_test")), deny(clippy::unwrap_used))]
@@ -11,8 +12,15 @@ use pgrx::prelude::*;
 
 mod filter;
 mod id;
+mod worker;
 
 ::pgrx::pg_module_magic!(name, version);
+
+/// Called when the library is loaded: settings, and the sweeper worker when preloaded.
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    worker::init();
+}
 
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 extension_sql_file!("../sql/errors.sql", name = "errors", requires = ["schema"]);
@@ -27,6 +35,7 @@ extension_sql_file!(
     name = "pubsub",
     requires = ["message", "filter_comment"]
 );
+extension_sql_file!("../sql/sweep.sql", name = "sweep", requires = ["message"]);
 
 #[cfg(any(test, feature = "pg_test"))]
 mod tests;
@@ -40,6 +49,9 @@ pub mod pg_test {
     /// postgresql.conf settings the tests need.
     #[must_use]
     pub fn postgresql_conf_options() -> Vec<&'static str> {
-        vec![]
+        // The worker runs in the test cluster as it would in production; its own behaviour is
+        // tested end to end in tests/tests/retention.rs (pg_tests roll back, so a worker could
+        // never see their rows).
+        vec!["shared_preload_libraries = 'psqlqueue'"]
     }
 }

@@ -6,7 +6,9 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
-use tokio_postgres::{Client, Config, NoTls};
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio_postgres::error::DbError;
+use tokio_postgres::{AsyncMessage, Client, Config, NoTls};
 
 /// Connection string of the server tests create their databases on.
 pub fn admin_url() -> String {
@@ -94,6 +96,29 @@ impl TestDb {
     /// Opens a new connection to this database.
     pub async fn connect(&self) -> Client {
         connect_config(&self.config).await
+    }
+
+    /// Opens a connection whose notices (RAISE NOTICE, auto_explain at level notice) arrive
+    /// on the returned channel, in order.
+    pub async fn connect_with_notices(&self) -> (Client, UnboundedReceiver<DbError>) {
+        let (client, mut connection) = self
+            .config
+            .connect(NoTls)
+            .await
+            .expect("connect to PostgreSQL");
+        let (sender, receiver) = unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                match message {
+                    Ok(AsyncMessage::Notice(notice)) => {
+                        let _ = sender.send(notice);
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+        });
+        (client, receiver)
     }
 
     /// Drops the database, closing any connection still open to it.

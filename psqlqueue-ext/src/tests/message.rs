@@ -238,4 +238,67 @@ mod tests {
             2
         );
     }
+
+    #[pg_test]
+    fn delivery_attempts_saturate_instead_of_overflowing() {
+        run("SELECT psqlqueue.create_queue('q', 1, 60)");
+        let id = one::<String>("SELECT psqlqueue.send('q', 'b')");
+        run(&format!(
+            "UPDATE psqlqueue.messages SET delivery_attempts = 2147483646 WHERE id = '{id}'"
+        ));
+        for _ in 0..2 {
+            assert_eq!(receive_ids("q", None, 1), vec![id.clone()]);
+            run(&format!("SELECT psqlqueue.nack('q', '{id}', 0)"));
+        }
+        assert_eq!(
+            one::<i32>(&format!(
+                "SELECT delivery_attempts FROM psqlqueue.messages WHERE id = '{id}'"
+            )),
+            i32::MAX
+        );
+    }
+
+    #[pg_test]
+    fn message_limits_are_enforced_in_sql() {
+        run("SELECT psqlqueue.create_queue('q', 30, 60)");
+        // At the limits: accepted.
+        run("SELECT psqlqueue.send('q', repeat('x', 1048576), repeat('é', 128),
+                (SELECT jsonb_object_agg(repeat('k', 250) || i, repeat('v', 1024)) FROM generate_series(1, 100) AS i))");
+        assert_error(
+            "SELECT psqlqueue.send('q', repeat('x', 1048577))",
+            "22023",
+            "at most 1048576 bytes",
+        );
+        assert_error(
+            "SELECT psqlqueue.send('q', repeat('é', 524289))",
+            "22023",
+            "at most 1048576 bytes",
+        );
+        assert_error(
+            "SELECT psqlqueue.send('q', 'b', NULL, (SELECT jsonb_object_agg('k' || i, 'v') FROM generate_series(1, 101) AS i))",
+            "22023",
+            "at most 100 attributes",
+        );
+        assert_error(
+            "SELECT psqlqueue.send('q', 'b', NULL, jsonb_build_object(repeat('k', 257), 'v'))",
+            "22023",
+            "name of 257 characters",
+        );
+        assert_error(
+            "SELECT psqlqueue.send('q', 'b', NULL, '{\"\": \"v\"}')",
+            "22023",
+            "name of 0 characters",
+        );
+        assert_error(
+            "SELECT psqlqueue.send('q', 'b', NULL, jsonb_build_object('k', repeat('v', 1025)))",
+            "22023",
+            "value of 1025 characters",
+        );
+        assert_error(
+            "SELECT psqlqueue.publish('t', 'b', jsonb_build_object('k', repeat('v', 1025)))",
+            "22023",
+            "value of 1025 characters",
+        );
+        assert_eq!(one::<i64>("SELECT count(*) FROM psqlqueue.messages"), 1);
+    }
 }

@@ -3,6 +3,7 @@
 //! named `tests`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod hardening;
 mod message;
 mod pubsub;
 mod queue;

@@ -67,12 +67,37 @@ mod tests {
     }
 
     #[pg_test]
-    fn receive_drops_expired_messages_it_meets() {
+    fn expired_messages_never_hide_live_ones() {
+        // Real expiry: 50 messages sent with a 1-second retention, then live ones with a longer
+        // one behind them, labelled and not.
         run("SELECT psqlqueue.create_queue('q', 30, 1)");
-        run("SELECT psqlqueue.send('q', 'm' || i) FROM generate_series(1, 3) AS i");
+        run(
+            "SELECT psqlqueue.send('q', 'old' || i, CASE WHEN i % 2 = 0 THEN 'red' END)
+               FROM generate_series(1, 50) AS i",
+        );
+        run("SELECT psqlqueue.update_queue('q', 30, 600, 0)");
         sleep(1.1);
+        let live: Vec<String> = (1..=4)
+            .map(|i| {
+                let label = if i % 2 == 0 { "'red'" } else { "NULL" };
+                one::<String>(&format!("SELECT psqlqueue.send('q', 'live{i}', {label})"))
+            })
+            .collect();
+        assert_eq!(
+            one::<i64>("SELECT num_undelivered_messages FROM psqlqueue.queue_stats('q')"),
+            4
+        );
+        // min(limit, live) on every call, with and without a label.
+        assert_eq!(receive_ids("q", Some("red"), 1), vec![live[1].clone()]);
+        assert_eq!(
+            receive_ids("q", None, 2),
+            vec![live[0].clone(), live[2].clone()]
+        );
+        assert_eq!(receive_ids("q", None, 10), vec![live[3].clone()]);
         assert!(receive_ids("q", None, 10).is_empty());
-        assert_eq!(one::<i64>("SELECT count(*) FROM psqlqueue.messages"), 0);
+        // The expired rows are the sweep's to delete, not receive's.
+        assert_eq!(one::<i32>("SELECT psqlqueue.sweep(1000)"), 50);
+        assert_eq!(one::<i64>("SELECT count(*) FROM psqlqueue.messages"), 4);
     }
 
     #[pg_test]

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# A private cluster with psqlqueue in shared_preload_libraries, for the background worker's
+# integration test (tests/tests/retention.rs): 127.0.0.1:54331, stock settings apart from the
+# preload and a 1-second sweep interval. Usage: preload-cluster.sh start|stop
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+port="${PSQLQUEUE_PRELOAD_PORT:-54331}"
+home="/tmp/psqlqueue-preload-$port"
+case "${1:-}" in
+  start)
+    "$0" stop
+    install -d -o postgres -g postgres -m 0700 "$home"
+    as_postgres "$PG_BIN/initdb" -D "$home/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    as_postgres "$PG_BIN/pg_ctl" -D "$home/data" -l "$home/log" -w -o "-p $port -k $home -c listen_addresses=127.0.0.1 \
+      -c shared_preload_libraries=psqlqueue -c psqlqueue.sweep_interval=1 -c psqlqueue.database=postgres" start >/dev/null
+    say "preloaded cluster on 127.0.0.1:$port (log: $home/log)"
+    ;;
+  stop)
+    if [ -f "$home/data/postmaster.pid" ]; then
+      as_postgres "$PG_BIN/pg_ctl" -D "$home/data" -m fast -w stop >/dev/null || true
+    fi
+    rm -rf "$home"
+    ;;
+  *) die "usage: preload-cluster.sh start|stop" ;;
+esac

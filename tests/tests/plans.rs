@@ -1,0 +1,214 @@
+//! The plans receive and publish run with, as auto_explain logs them inside the functions, on
+//! the stock server (jit on, default costs): no JIT compilation and no sort or full scan of the
+//! backlog, at 1k and at 1M messages, and with 10k small queues beside a big one (where a plan
+//! that guesses the queue's size from the average would read the whole big queue and sort it).
+//!
+//! A structural check, not a timing. A positive control shows the check sees JIT when a plan's
+//! cost is inflated, which is how receive once compiled itself on every call.
+
+use psqlqueue_tests::TestDb;
+use serde_json::Value;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio_postgres::Client;
+use tokio_postgres::error::DbError;
+
+/// Session settings: every statement's plan, executed, as JSON, sent to this client.
+const AUTO_EXPLAIN: &str = "LOAD 'auto_explain';
+    SET auto_explain.log_min_duration = 0;
+    SET auto_explain.log_nested_statements = on;
+    SET auto_explain.log_analyze = on;
+    SET auto_explain.log_timing = off;
+    SET auto_explain.log_format = json;
+    SET auto_explain.log_level = notice;
+    SET client_min_messages = notice;";
+
+/// The plans logged since the last call, as JSON values with the statement text.
+fn drain_plans(notices: &mut UnboundedReceiver<DbError>) -> Vec<Value> {
+    let mut plans = Vec::new();
+    while let Ok(notice) = notices.try_recv() {
+        let message = notice.message();
+        if let Some(start) = message.find('{') {
+            let plan: Value = serde_json::from_str(&message[start..])
+                .unwrap_or_else(|e| panic!("auto_explain JSON: {e}\n{message}"));
+            plans.push(plan);
+        }
+    }
+    plans
+}
+
+/// Every node of a plan tree, depth first.
+fn nodes(plan: &Value) -> Vec<&Value> {
+    let mut out = vec![plan];
+    if let Some(children) = plan.get("Plans").and_then(Value::as_array) {
+        for child in children {
+            out.extend(nodes(child));
+        }
+    }
+    out
+}
+
+fn text<'a>(node: &'a Value, key: &str) -> &'a str {
+    node.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+/// Asserts the rules for one logged plan whose statement contains `marker`; `most_rows` is the
+/// most rows any sort may take in (the few rows the statement itself returns).
+fn check(plans: &[Value], marker: &str, most_rows: f64, case: &str) {
+    let logged: Vec<&Value> = plans
+        .iter()
+        .filter(|p| text(p, "Query Text").contains(marker))
+        .collect();
+    assert!(
+        !logged.is_empty(),
+        "{case}: no plan logged for a statement containing {marker:?}"
+    );
+    for plan in logged {
+        assert!(plan.get("JIT").is_none(), "{case}: JIT compiled:\n{plan:#}");
+        let cost = plan["Plan"]["Total Cost"].as_f64().unwrap_or(f64::MAX);
+        assert!(
+            cost < 100_000.0,
+            "{case}: estimated cost {cost} would pass jit_above_cost:\n{plan:#}"
+        );
+        for node in nodes(&plan["Plan"]) {
+            let kind = text(node, "Node Type");
+            let relation = text(node, "Relation Name");
+            assert!(
+                !(relation == "messages" && matches!(kind, "Seq Scan" | "Bitmap Heap Scan")),
+                "{case}: {kind} on messages:\n{plan:#}"
+            );
+            if kind == "Sort" {
+                for child in node["Plans"].as_array().into_iter().flatten() {
+                    let rows = child["Actual Rows"].as_f64().unwrap_or(0.0)
+                        * child["Actual Loops"].as_f64().unwrap_or(1.0);
+                    assert!(
+                        rows <= most_rows,
+                        "{case}: a sort over {rows} rows:\n{plan:#}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Fills queue `deep` with `count` deliverable messages (direct inserts: a fixture), a tenth
+/// of them labelled, and ANALYZEs, as autovacuum eventually would.
+async fn fill(client: &Client, count: i64) {
+    client
+        .execute(
+            "INSERT INTO psqlqueue.messages (id, queue_id, label, body, visible_at, expires_at, created_at)
+             SELECT psqlqueue.ulid(), 'deep', CASE WHEN i % 10 = 0 THEN 'red' END, 'payload',
+                    now() - interval '1 minute', now() + interval '1 day', now()
+               FROM generate_series(1, $1::bigint) AS i",
+            &[&count],
+        )
+        .await
+        .expect("fill");
+    client
+        .batch_execute("ANALYZE psqlqueue.messages")
+        .await
+        .unwrap();
+}
+
+/// Runs receive and publish a few times each and checks every plan they logged.
+async fn check_hot_paths(client: &Client, notices: &mut UnboundedReceiver<DbError>, case: &str) {
+    drain_plans(notices);
+    for (label, limit) in [("NULL", 1), ("NULL", 10), ("'red'", 10), ("NULL", 1000)] {
+        // Several calls: a plan cache that switches plans after the fifth call is seen too.
+        for _ in 0..7 {
+            client
+                .batch_execute(&format!(
+                    "SELECT count(*) FROM psqlqueue.receive('deep', {label}, {limit})"
+                ))
+                .await
+                .unwrap();
+        }
+        let plans = drain_plans(notices);
+        check(
+            &plans,
+            "WITH head AS",
+            f64::from(limit),
+            &format!("{case}, receive label {label} limit {limit}"),
+        );
+    }
+    for _ in 0..7 {
+        client
+            .batch_execute("SELECT psqlqueue.publish('events', 'hello', '{\"kind\": \"a\"}', NULL)")
+            .await
+            .unwrap();
+    }
+    let plans = drain_plans(notices);
+    check(
+        &plans,
+        "INSERT INTO psqlqueue.messages",
+        0.0,
+        &format!("{case}, publish"),
+    );
+}
+
+#[tokio::test]
+async fn receive_and_publish_plans_hold_from_1k_to_1m_messages_on_a_stock_server() {
+    let db = TestDb::new().await;
+    let (client, mut notices) = db.connect_with_notices().await;
+    let jit: String = client.query_one("SHOW jit", &[]).await.unwrap().get(0);
+    assert_eq!(
+        jit, "on",
+        "the server must run with stock settings (jit on)"
+    );
+    client
+        .batch_execute(
+            "SELECT psqlqueue.create_queue('deep', 3600, 86400);
+             SELECT psqlqueue.create_topic('events');
+             SELECT psqlqueue.create_queue('fan-' || i, 30, 600) FROM generate_series(1, 10) AS i;
+             SELECT psqlqueue.create_subscription('s' || i, 'events', 'fan-' || i,
+                        CASE WHEN i % 2 = 0 THEN '{\"kind\": [\"a\"]}'::jsonb END)
+               FROM generate_series(1, 10) AS i;",
+        )
+        .await
+        .unwrap();
+    client.batch_execute(AUTO_EXPLAIN).await.unwrap();
+
+    // The check itself can fail: an inflated cost (the old `enable_sort = off`) is JIT-compiled
+    // and this test sees it.
+    client
+        .batch_execute(
+            "SET enable_sort = off;
+             SELECT x * 2 AS y FROM generate_series(1, 3) AS x WHERE x > 0 ORDER BY 1;
+             RESET enable_sort;",
+        )
+        .await
+        .unwrap();
+    let control = drain_plans(&mut notices);
+    assert!(
+        control
+            .iter()
+            .any(|p| text(p, "Query Text").contains("x * 2") && p.get("JIT").is_some()),
+        "positive control: an inflated plan must show JIT here: {control:#?}"
+    );
+
+    fill(&client, 1_000).await;
+    check_hot_paths(&client, &mut notices, "1k messages").await;
+
+    fill(&client, 999_000).await;
+    check_hot_paths(&client, &mut notices, "1M messages").await;
+
+    // 10k small queues: the average queue is now tiny, the one being read is not.
+    client
+        .batch_execute(
+            "INSERT INTO psqlqueue.queues (id, ack_deadline_seconds, message_retention_seconds)
+             SELECT 'small-' || i, 30, 86400 FROM generate_series(1, 10000) AS i;
+             INSERT INTO psqlqueue.messages (id, queue_id, body, visible_at, expires_at, created_at)
+             SELECT psqlqueue.ulid(), 'small-' || i, 'x', now(), now() + interval '1 day', now()
+               FROM generate_series(1, 10000) AS i;
+             ANALYZE psqlqueue.messages;",
+        )
+        .await
+        .unwrap();
+    // A new session: its plans are made with the new statistics.
+    drop(client);
+    let (client, mut notices) = db.connect_with_notices().await;
+    client.batch_execute(AUTO_EXPLAIN).await.unwrap();
+    check_hot_paths(&client, &mut notices, "1M messages beside 10k small queues").await;
+
+    drop(client);
+    db.drop_db().await;
+}
