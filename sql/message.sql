@@ -115,12 +115,13 @@ SET search_path = pg_catalog, pg_temp
 -- Plan the statement below once per session. Left to choose, PostgreSQL re-plans it on every
 -- call: the custom plan knows the limit, so the generic plan's guess (a tenth of the queue)
 -- always looks costlier, and planning costs several times running it. What the generic plan
--- does not know cannot hurt it here, because the statement is built so its best plan is the
--- same at any depth and any limit: the head is the ordered range scan of
--- (queue_id, visible_at, id) that stops at the limit, and the lease is primary-key probes for
--- an array of ids (estimated at ten), never a join whose size follows the guess. Measured in
--- the plan test (tests/tests/plans.rs): no JIT, no sort over the backlog, at 1k and 1M
--- messages, on a stock cluster. That generic estimate still grows with the queue (about 6k per
+-- does not know does not change its shape here. For the head, a parameterised LIMIT makes the
+-- planner expect to read a tenth of the matching rows, which favours the ordered range scan of
+-- (queue_id, visible_at, id) that stops at the limit over reading and sorting the queue,
+-- whatever size it guesses for the queue. The lease is primary-key probes for an array of ids
+-- (estimated at ten), never a join whose size follows the guess. Checked by the plan test
+-- (tests/tests/plans.rs) on a stock cluster: no JIT, no sort or scan of the backlog, at 1k and
+-- 1M messages and beside 10k small queues. That generic estimate still grows with the queue (about 6k per
 -- million messages at stock costs: the planner reads a tenth of the queue for the limit), so
 -- it would pass jit_above_cost (100k) at around 16 million messages in one queue, and every call
 -- would then be JIT-compiled (hundreds of milliseconds for a sub-millisecond statement). JIT
