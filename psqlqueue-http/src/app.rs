@@ -55,6 +55,8 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
             "/v1/subscriptions/{subscription_id}",
             get(subscriptions::get).delete(subscriptions::delete),
         )
+        // Our error body for a known path with another method; axum still sets `Allow`.
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .route_layer(from_fn_with_state(state.clone(), metrics::track))
         .merge(SwaggerUi::new("/v1/swagger").url("/v1/openapi.json", ApiDoc::openapi()))
         .fallback(|| async { ApiError::NoRoute })

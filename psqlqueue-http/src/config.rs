@@ -76,4 +76,25 @@ pub struct ServerArgs {
         default_value_t = 10
     )]
     pub queue_max_number_of_messages: i32,
+    #[command(flatten)]
+    pub sweep: SweepArgs,
+}
+
+/// The sweeper: how often this sidecar asks the extension to delete expired messages.
+#[derive(Debug, Clone, Args)]
+pub struct SweepArgs {
+    /// Seconds between sweeps of expired messages (0 disables the sweeper). Several sidecars
+    /// (and the extension's background worker) may all sweep: one at a time does the work.
+    #[arg(long, env = "PSQLQUEUE_SWEEP_INTERVAL_SECONDS", default_value_t = 10)]
+    pub sweep_interval_seconds: u64,
+    /// Most expired messages one sweep batch deletes, 1 to 100000 (what psqlqueue.sweep
+    /// accepts). Each batch is its own short transaction; a tick runs batches until one comes
+    /// back short, at most 100 of them.
+    #[arg(
+        long,
+        env = "PSQLQUEUE_SWEEP_BATCH",
+        default_value_t = 10000,
+        value_parser = clap::value_parser!(i32).range(1..=100_000)
+    )]
+    pub sweep_batch: i32,
 }

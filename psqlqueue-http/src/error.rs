@@ -2,7 +2,7 @@
 //! original psqlqueue codes.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -34,6 +34,8 @@ pub enum ApiError {
     Exists(u8, &'static str, String),
     /// No route has this path.
     NoRoute,
+    /// The path exists, but not with this method.
+    MethodNotAllowed,
     /// The database cannot be reached.
     Unavailable(String),
     /// Anything else; the details are logged, never sent.
@@ -63,6 +65,10 @@ impl ApiError {
             ApiError::NotFound(code, m, d) => (StatusCode::NOT_FOUND, body(code, m, Some(d))),
             ApiError::Exists(code, m, d) => (StatusCode::CONFLICT, body(code, m, Some(d))),
             ApiError::NoRoute => (StatusCode::NOT_FOUND, body(2, "no such route", None)),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                body(2, "method not allowed", None),
+            ),
             ApiError::Unavailable(d) => {
                 tracing::error!(error = %d, "database unavailable");
                 (
@@ -83,20 +89,34 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        // A body refused for its size is left unread, so the connection cannot carry another
+        // request: say so, or a keep-alive client sends its next request into a closed socket.
+        let close = matches!(self, ApiError::TooLarge(_));
         let (status, body) = self.parts();
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if close {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
     }
 }
 
 impl From<tokio_postgres::Error> for ApiError {
     /// Maps the extension's SQLSTATEs (and the table it names) to API errors.
+    ///
+    /// Every data exception (class 22) is the caller's input: the extension's own checks raise
+    /// 22023, and PostgreSQL itself raises the others, mostly while reading the parameters
+    /// (22021 for a NUL byte in text, 22P05 for `\u0000` in jsonb, 22003 for a number out of
+    /// range).
     fn from(err: tokio_postgres::Error) -> Self {
         let Some(db) = err.as_db_error() else {
             return ApiError::Unavailable(err.to_string());
         };
         let details = db.message().to_owned();
         match (db.code().code(), db.table()) {
-            ("22023", _) => ApiError::Invalid(details),
+            (code, _) if code.starts_with("22") => ApiError::Invalid(details),
             ("P0002", Some("queues")) => ApiError::NotFound(5, "queue not found", details),
             ("P0002", Some("messages")) => ApiError::NotFound(6, "message not found", details),
             ("P0002", Some("topics")) => ApiError::NotFound(8, "topic not found", details),

@@ -2,7 +2,7 @@
 
 use crate::error::ApiError;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path as AxumPath, Query, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -33,11 +33,20 @@ pub async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes
     })
 }
 
-/// Parses JSON with the error split described on [`ApiJson`].
+/// Parses JSON with the error split described on [`ApiJson`]. Two failures serde_json files
+/// under syntax are well-formed JSON it declines to hold: a number beyond f64 (`1e400`) and
+/// nesting past its recursion limit. No valid request carries either, so they are "validation
+/// failed" (code 3), as the same values are when they reach SQL (class 22).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => ApiError::Invalid(e.to_string()),
-        _ => ApiError::Malformed(format!("invalid JSON: {e}")),
+    serde_json::from_slice(bytes).map_err(|e| {
+        let message = e.to_string();
+        let beyond_limits = message.starts_with("number out of range")
+            || message.starts_with("recursion limit exceeded");
+        match e.classify() {
+            serde_json::error::Category::Data => ApiError::Invalid(message),
+            serde_json::error::Category::Syntax if beyond_limits => ApiError::Invalid(message),
+            _ => ApiError::Malformed(format!("invalid JSON: {message}")),
+        }
     })
 }
 
@@ -53,5 +62,32 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
             .await
             .map(|Query(value)| ApiQuery(value))
             .map_err(|rejection| ApiError::Invalid(rejection.body_text()))
+    }
+}
+
+/// Path parameters. A segment that is not UTF-8 once percent-decoded (`/v1/queues/%FF`) is
+/// "malformed" (code 2) in our error body rather than the framework's plain text; any other
+/// text, NUL included, reaches the SQL functions, which judge it.
+///
+/// Named `Path` like axum's, not `ApiPath`: utoipa documents a handler's path parameters from
+/// an extractor of that name.
+#[derive(Debug)]
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        AxumPath::<T>::from_request_parts(parts, state)
+            .await
+            .map(|AxumPath(value)| Path(value))
+            .map_err(|rejection| {
+                // A 5xx rejection means a route and its handler disagree: our bug, not the input.
+                if rejection.status().is_server_error() {
+                    ApiError::Internal(rejection.body_text())
+                } else {
+                    ApiError::Malformed(rejection.body_text())
+                }
+            })
     }
 }

@@ -1,5 +1,6 @@
 //! `psqlqueue`: the REST sidecar of the psqlqueue PostgreSQL extension.
-//! `psqlqueue migrate` creates or updates the extension; `psqlqueue server` serves the v1 API.
+//! `psqlqueue migrate` creates or updates the extension; `psqlqueue server` serves the v1 API
+//! and sweeps expired messages.
 
 mod app;
 mod config;
@@ -12,6 +13,7 @@ mod openapi;
 mod routes;
 mod server;
 mod state;
+mod sweeper;
 
 use clap::Parser;
 use config::{Cli, Command};

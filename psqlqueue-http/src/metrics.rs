@@ -1,14 +1,14 @@
-//! Prometheus metrics: requests by method, matched route and status; the pool; and per-queue
-//! depth from one `psqlqueue.queue_metrics()` call, cached for a few seconds so frequent
-//! scrapes of many queues stay cheap.
+//! Prometheus metrics: requests by method, matched route and status; the pool; the sweeper's
+//! ticks and deletions; and per-queue depth from one `psqlqueue.queue_metrics()` call, cached
+//! for a few seconds so frequent scrapes of many queues stay cheap.
 
 use crate::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
@@ -29,6 +29,34 @@ pub struct Metrics {
     queue_messages: IntGaugeVec,
     queue_oldest: IntGaugeVec,
     queues_refreshed: Mutex<Option<Instant>>,
+    swept: IntCounter,
+    sweep_ticks: IntCounterVec,
+}
+
+/// How a sweeper tick ended: the `outcome` label of `psqlqueue_sweep_ticks_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SweepOutcome {
+    /// Batches ran until one came back short (possibly with nothing to delete).
+    Swept,
+    /// Another session (sidecar or the extension's worker) held the sweeper lock.
+    Busy,
+    /// The database failed; the next tick tries again.
+    Error,
+}
+
+impl SweepOutcome {
+    /// Every outcome, so each series exists (at 0) from the first scrape.
+    pub const ALL: [SweepOutcome; 3] =
+        [SweepOutcome::Swept, SweepOutcome::Busy, SweepOutcome::Error];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SweepOutcome::Swept => "swept",
+            SweepOutcome::Busy => "busy",
+            SweepOutcome::Error => "error",
+        }
+    }
 }
 
 impl Metrics {
@@ -81,6 +109,20 @@ impl Metrics {
             ),
             &["queue"],
         )?;
+        let swept = IntCounter::new(
+            "psqlqueue_swept_messages_total",
+            "Expired messages this sidecar's sweeper deleted",
+        )?;
+        let sweep_ticks = IntCounterVec::new(
+            Opts::new(
+                "psqlqueue_sweep_ticks_total",
+                "Sweeper ticks by outcome: swept, busy (another session was sweeping) or error",
+            ),
+            &["outcome"],
+        )?;
+        for outcome in SweepOutcome::ALL {
+            sweep_ticks.with_label_values(&[outcome.as_str()]);
+        }
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(pool_size.clone()))?;
@@ -89,6 +131,8 @@ impl Metrics {
         registry.register(Box::new(pool_waiting.clone()))?;
         registry.register(Box::new(queue_messages.clone()))?;
         registry.register(Box::new(queue_oldest.clone()))?;
+        registry.register(Box::new(swept.clone()))?;
+        registry.register(Box::new(sweep_ticks.clone()))?;
         Ok(Metrics {
             registry,
             requests,
@@ -100,6 +144,8 @@ impl Metrics {
             queue_messages,
             queue_oldest,
             queues_refreshed: Mutex::new(None),
+            swept,
+            sweep_ticks,
         })
     }
 
@@ -108,6 +154,14 @@ impl Metrics {
         let labels = [method, route, status];
         self.requests.with_label_values(&labels).inc();
         self.latency.with_label_values(&labels).observe(seconds);
+    }
+
+    /// Counts one sweeper tick and the messages it deleted.
+    pub fn observe_sweep(&self, outcome: SweepOutcome, swept: u64) {
+        self.sweep_ticks
+            .with_label_values(&[outcome.as_str()])
+            .inc();
+        self.swept.inc_by(swept);
     }
 
     async fn refresh_queues(&self, state: &AppState) {

@@ -1,10 +1,12 @@
-//! Serving: the API with a header read timeout and graceful shutdown, and the metrics server.
+//! Serving: the API with a header read timeout and graceful shutdown, the metrics server and
+//! the sweeper of expired messages.
 
 use crate::app::{app, metrics_app, trim_trailing_slash};
 use crate::config::ServerArgs;
 use crate::db;
 use crate::metrics::Metrics;
 use crate::state::AppState;
+use crate::sweeper;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -20,14 +22,15 @@ use tower::ServiceBuilder;
 /// How long in-flight requests get to finish after a shutdown signal.
 const DRAIN: Duration = Duration::from_secs(30);
 
-/// Runs both servers until SIGINT or SIGTERM, then drains requests and closes the pool.
+/// Runs both servers and the sweeper until SIGINT or SIGTERM, then drains requests, lets the
+/// sweeper finish its batch and closes the pool.
 pub async fn run(args: ServerArgs) -> Result<(), String> {
     let pool = db::connect(&args.database).await?;
     let metrics = Arc::new(Metrics::new().map_err(|e| format!("metrics: {e}"))?);
     let state = AppState {
         pool: pool.clone(),
         max_messages: args.queue_max_number_of_messages.max(1),
-        metrics,
+        metrics: Arc::clone(&metrics),
     };
     let api_listener = bind(&args.server_host, args.server_port).await?;
     let metrics_listener = bind(&args.metrics_host, args.metrics_port).await?;
@@ -35,6 +38,7 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
     tracing::info!(host = %args.metrics_host, port = args.metrics_port, "metrics server starting");
 
     let (stop, stopped) = watch::channel(false);
+    let sweeper = sweeper::spawn(pool.clone(), metrics, &args.sweep, stopped.clone());
     let metrics_server = {
         let mut stopped = stopped.clone();
         let router = metrics_app(state.clone());
@@ -58,6 +62,9 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
     let _ = stop.send(true);
     let _ = api_server.await;
     let _ = metrics_server.await;
+    if let Some(sweeper) = sweeper {
+        let _ = sweeper.await;
+    }
     pool.close();
     tracing::info!("stopped");
     Ok(())

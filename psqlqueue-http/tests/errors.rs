@@ -261,6 +261,7 @@ async fn error_bodies_and_statuses() {
             r#"topic "nope" not found"#,
         ),
         (Method::GET, "/v1/nothing-here", None, 404, 2, ""),
+        (Method::PATCH, "/v1/queues", None, 405, 2, ""),
     ];
     for (method, path, body, status, code, needle) in cases {
         let (got_status, json) = app.call(method.clone(), path, body).await;
@@ -339,9 +340,20 @@ async fn oversized_body_is_413_and_nothing_is_written() {
     let app = spawn_app_with_small_limit().await;
     create_queue(&app, "q", 30).await;
     let big = format!(r#"{{"body": "{}"}}"#, "x".repeat(5000));
-    let (status, json) = app.post("/v1/queues/q/messages", &big).await;
-    assert_eq!(status, 413, "{json}");
-    assert_eq!(json["code"], 2);
+    let response = app
+        .raw(Method::POST, "/v1/queues/q/messages", Some(&big))
+        .await;
+    assert_eq!(response.status(), 413);
+    // The unread body leaves the connection unusable; the client is told not to reuse it.
+    assert_eq!(
+        response
+            .headers()
+            .get("connection")
+            .and_then(|v| v.to_str().ok()),
+        Some("close")
+    );
+    let json: serde_json::Value = response.json().await.expect("JSON error body");
+    assert_eq!(json["code"], 2, "{json}");
     let (_, stats) = app.get("/v1/queues/q/stats").await;
     assert_eq!(stats["num_undelivered_messages"], 0);
     let fits = format!(r#"{{"body": "{}"}}"#, "x".repeat(3000));

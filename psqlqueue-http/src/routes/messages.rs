@@ -1,12 +1,12 @@
 use crate::error::{ApiError, ErrorResponse};
-use crate::extract::{ApiJson, ApiQuery, body_bytes, parse_json};
+use crate::extract::{ApiJson, ApiQuery, Path, body_bytes, parse_json};
 use crate::models::{
     MessageCreatedResponse, MessageListResponse, MessageRequest, MessageResponse, NackRequest,
     ReceiveParams,
 };
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 
 /// Sends a message to a queue.

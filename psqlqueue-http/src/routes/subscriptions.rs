@@ -1,9 +1,9 @@
 use crate::error::{ApiError, ErrorResponse};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiQuery, Path};
 use crate::models::{Page, PageParams, SubscriptionRequest, SubscriptionResponse};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 
 /// Subscribes a queue to a topic.

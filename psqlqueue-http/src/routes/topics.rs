@@ -1,11 +1,11 @@
 use crate::error::{ApiError, ErrorResponse};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiQuery, Path};
 use crate::models::{
     MessageRequest, Page, PageParams, PublishResponse, TopicRequest, TopicResponse,
 };
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 
 /// Creates a topic.

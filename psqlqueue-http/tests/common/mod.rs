@@ -8,12 +8,13 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A running sidecar with its own database.
+/// A running sidecar with its own database (or, for a sibling, another sidecar's).
 pub struct TestApp {
     pub base: String,
     pub metrics: String,
     pub http: Client,
     child: Child,
+    db_url: String,
     db: Option<TestDb>,
 }
 
@@ -27,11 +28,17 @@ fn free_port() -> u16 {
 /// Starts `psqlqueue server` on free ports with `extra` environment variables.
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let db = TestDb::new().await;
+    let url = db.url();
+    start(url, Some(db), extra).await
+}
+
+/// Starts a server on `db_url`; it owns (and `stop` drops) `db` when given.
+async fn start(db_url: String, db: Option<TestDb>, extra: &[(&str, &str)]) -> TestApp {
     let (port, metrics_port) = (free_port(), free_port());
     let mut command = Command::new(env!("CARGO_BIN_EXE_psqlqueue"));
     command
         .arg("server")
-        .env("PSQLQUEUE_DATABASE_URL", db.url())
+        .env("PSQLQUEUE_DATABASE_URL", &db_url)
         .env("PSQLQUEUE_SERVER_HOST", "127.0.0.1")
         .env("PSQLQUEUE_SERVER_PORT", port.to_string())
         .env("PSQLQUEUE_METRICS_HOST", "127.0.0.1")
@@ -47,7 +54,8 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         metrics: format!("http://127.0.0.1:{metrics_port}"),
         http: Client::new(),
         child,
-        db: Some(db),
+        db_url,
+        db,
     };
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -78,6 +86,29 @@ impl TestApp {
             serde_json::from_str(&text).expect(&text)
         };
         (status, json)
+    }
+
+    /// Starts a second sidecar on this one's database (which stays this one's to drop).
+    pub async fn spawn_sibling(&self, extra: &[(&str, &str)]) -> TestApp {
+        start(self.db_url.clone(), None, extra).await
+    }
+
+    /// Sends a request with an optional body of any bytes; returns status and body text.
+    pub async fn call_bytes(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> (u16, String) {
+        let mut request = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(body) = body {
+            request = request
+                .header("Content-Type", "application/json")
+                .body(body);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("response body"))
     }
 
     pub async fn raw(&self, method: Method, path: &str, body: Option<&str>) -> Response {
@@ -119,7 +150,18 @@ impl TestApp {
             .expect("metrics text")
     }
 
-    /// The test database.
+    /// The value of one series of the metrics (`name` or `name{labels}` exactly as exported),
+    /// or None when it is not exported.
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        let text = self.scrape("/metrics").await;
+        text.lines().find_map(|line| {
+            line.strip_prefix(series)
+                .and_then(|rest| rest.strip_prefix(' '))
+                .and_then(|value| value.trim().parse().ok())
+        })
+    }
+
+    /// The test database (a sibling has none of its own).
     pub fn db(&self) -> &TestDb {
         self.db.as_ref().expect("database")
     }
@@ -156,6 +198,23 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Polls `probe` every 100 ms until it gives a value, which it returns; panics naming `what`
+/// if none comes within `within`. For waiting on state, never on time.
+pub async fn wait_for<T>(
+    what: &str,
+    within: Duration,
+    mut probe: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
