@@ -1,5 +1,6 @@
-# Sourced by bench/run.sh and bench/soak.sh: a fresh private cluster with fixed settings, so
-# runs are comparable, stopped and removed on exit; helpers for benchmark databases.
+# Sourced by bench/run.sh and bench/soak.sh: a fresh private cluster with PostgreSQL's default
+# settings (benchmarks run where users run), stopped and removed on exit; helpers for benchmark
+# databases.
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"
 # Progress lines carry the clock, so a slow stage shows in the log.
 say() { printf '==> %s %s\n' "$(date +%T)" "$*"; }
@@ -8,9 +9,6 @@ PORT="${BENCH_PORT:-54330}"
 OUT="$ROOT/target/bench"
 mkdir -p "$OUT" "$ROOT/docs/bench"
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres)
-# Settings quoted in the report; fsync and synchronous_commit on, as in production.
-SETTINGS=(-c fsync=on -c synchronous_commit=on -c shared_buffers=256MB -c max_connections=200
-          -c max_wal_size=2GB -c checkpoint_timeout=15min -c autovacuum=on -c jit=off)
 CLUSTER=""
 SIDECAR_PID=""
 
@@ -22,6 +20,10 @@ stop_cluster() {
   fi
 }
 
+# Nothing is tuned: only where the cluster lives and listens is set (port, socket directory,
+# data directory, listen_addresses); everything else is what initdb and PostgreSQL ship. The
+# default max_connections (100, 3 of them reserved for superusers) is enough: at most 16 pgbench
+# clients, or the sidecar's pool of 16, or 8 soak or depth clients plus a sweeper, plus a psql.
 start_cluster() {
   CLUSTER="$(mktemp -d /tmp/psqlqueue-bench-XXXX)"
   chown postgres:postgres "$CLUSTER"
@@ -29,7 +31,17 @@ start_cluster() {
   say "fresh cluster in $CLUSTER on port $PORT"
   as_postgres "$PG_BIN/initdb" -D "$CLUSTER/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
   as_postgres "$PG_BIN/pg_ctl" -D "$CLUSTER/data" -l "$CLUSTER/log" -w \
-    -o "-p $PORT -k $CLUSTER -c listen_addresses=127.0.0.1 ${SETTINGS[*]}" start >/dev/null
+    -o "-p $PORT -k $CLUSTER -c listen_addresses=127.0.0.1" start >/dev/null
+  record_settings
+}
+
+# What the report prints under "Machine and settings": every setting whose value is not the
+# built-in default (initdb's postgresql.conf, the command line above, and the recording psql
+# session's own client settings), and jit, which is on by default and so not among them.
+record_settings() {
+  "${PSQL[@]}" -d postgres -AtF $'\t' -c "SELECT name, setting, coalesce(unit, ''), source FROM pg_settings
+    WHERE source NOT IN ('default', 'override') ORDER BY name" >"$OUT/settings.tsv"
+  "${PSQL[@]}" -d postgres -Atc "SHOW jit" >"$OUT/jit"
 }
 
 fresh_db() { # name: a database with the extension and the fixtures

@@ -90,6 +90,43 @@ def bounded(samples):
     return late / early
 
 
+def read_settings(path):
+    """[(name, setting, unit, source)] the cluster reported as not its built-in default."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [tuple((row.rstrip("\n").split("\t") + ["", "", "", ""])[:4]) for row in f if row.strip()]
+
+
+def with_unit(setting, unit):
+    """A pg_settings value in words: 16384 of 8kB is 128 MB."""
+    size = {"B": 1, "kB": 1024, "8kB": 8192, "MB": 1048576}.get(unit)
+    if size is None or not setting.isdigit():
+        return f"{setting} {unit}".strip()
+    total = int(setting) * size
+    for name, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
+        if total >= scale and total % scale == 0:
+            return f"{total // scale} {name}"
+    return f"{total} B"
+
+
+settings = read_settings(os.path.join(out, "settings.tsv"))
+shared_buffers = next((with_unit(v, u) for n, v, u, _ in settings if n == "shared_buffers"), "128 MB")
+jit = "?"
+if os.path.exists(os.path.join(out, "jit")):
+    with open(os.path.join(out, "jit")) as f:
+        jit = f.read().strip() or "?"
+
+
+def read_sweep(label):
+    """[(ms, rows)] per sweep call of one sweep run, or [] when it did not run."""
+    path = os.path.join(out, f"sweep_{label}.tsv")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [(float(ms), int(rows)) for ms, rows in (row.split() for row in f if row.strip())]
+
+
 long_soak = read_soak(os.path.join(docs, "bench", "soak.tsv"))
 long_meta = ""
 if os.path.exists(os.path.join(docs, "bench", "soak.meta")):
@@ -129,7 +166,8 @@ w(f"Every number is messages per second. At concurrency 8, where the targets are
   f"the curves, it is {others} of {seconds} s, to keep `make bench` within 15 minutes. Ratios compare medians from this one run on this one machine: "
   "the machine is shared and noisy, so absolute numbers move between runs while ratios hold better. "
   "pgbench, wrk, the sidecar and PostgreSQL all share the machine's "
-  "cores, so the load generator takes CPU from what it measures, most for HTTP.\n")
+  "cores, so the load generator takes CPU from what it measures, most for HTTP. The cluster runs with "
+  "PostgreSQL's default settings, nothing tuned, jit on (see Machine and settings).\n")
 w("- **raw** rows are PostgreSQL's own limit for the same work: plain statements on a table `bench_raw` with the same "
   "columns, primary key, receive index `(queue_id, visible_at, id)` and foreign key as `psqlqueue.messages`, "
   "no function in between (id from `gen_random_uuid()`), limits written into the statement so each is "
@@ -179,14 +217,73 @@ w("| --- | ---: |")
 for key, label in [("depth_1000", "1k"), ("depth_100000", "100k"), ("depth_1000000", "1M"), ("depth_10k_queues", "1k, with 10,000 other queues holding 100k messages")]:
     w(f"| {label} | {fmt(med(key, 8))} |")
 plan_path = os.path.join(out, "plan.txt")
+plan = ""
 if os.path.exists(plan_path):
     with open(plan_path) as f:
-        w("\nThe plan receive runs, as auto_explain logged it inside the function (its cached generic plan, "
-          "with 10k other queues and their messages present): the head is an index range scan that stops at the "
-          "limit, with no sort over the backlog, and the rows to lease or drop are found by primary-key probes "
-          "(costs are the planner's guesses for a generic plan; `actual rows` is what ran):\n")
-        w("```\n" + f.read().strip() + "\n```")
+        plan = f.read().strip()
+# Whether the head (everything before the lease) sorts the queue's rows instead of reading them in
+# index order: the generic plan cannot see that this queue is larger than the average one.
+head_sorted = "Sort Key: m.visible_at" in plan.split("CTE leased")[0]
+if plan:
+    if head_sorted:
+        head = ("the head is **not** read in index order: the generic plan, which estimates every queue at the "
+                "average of 10k small ones, reads all of this queue's deliverable rows and sorts them before "
+                "taking the limit (the scan's `actual rows`)")
+    else:
+        head = "the head is an index range scan that stops at the limit, with no sort over the backlog"
+    w("\nThe plan receive runs, as auto_explain logged it inside the function (its cached generic plan, "
+      f"with 10k other queues and their messages present): {head}; the head's ids are locked into an array, and "
+      "the rows to lease are found by primary-key probes for that array. Expired messages are not part of the "
+      "head; receive leaves them to the sweep (below). Costs are the planner's guesses for a generic plan; "
+      "`actual rows` is what ran:\n")
+    w("```\n" + plan + "\n```")
 w("")
+
+sweep_alone, sweep_load = read_sweep("alone"), read_sweep("load")
+if sweep_alone:
+    with open(os.path.join(out, "sweep.meta")) as f:
+        sweep_fill, sweep_batch, sweep_baseline = (int(x) for x in f.read().split()[:3])
+
+    def sweep_figures(calls):
+        """rows, calls, seconds, rows/s, longest and median batch (calls that deleted rows), in ms."""
+        if not calls:
+            return ["—"] * 6
+        rows = sum(r for _, r in calls)
+        secs = sum(ms for ms, _ in calls) / 1000
+        batches = [ms for ms, r in calls if r > 0] or [0.0]
+        return [f"{rows:,}", f"{len(calls)}", f"{secs:.2f}", fmt(rows / secs if secs else None),
+                f"{max(batches):.1f}", f"{statistics.median(batches):.1f}"]
+
+    w("## Retention sweep\n")
+    w(f"{sweep_fill:,} messages in queue `bench`, all already expired (VACUUM ANALYZE after the fill), deleted by "
+      f"calling `psqlqueue.sweep({sweep_batch})` again and again, each call its own transaction (autocommit), "
+      "until one deleted nothing. Each call is timed by the client (psql's `\\timing`); a batch takes its row locks "
+      "and releases them at its commit, within its call, so no row lock is held longer than the longest batch: "
+      "the figure quoted as the sweep's longest lock hold. Total time "
+      "is the sum of the calls (the last, empty one included); longest and median are over the calls that deleted "
+      "rows.\n")
+    w("| | alone | while 8 clients receive + ack on another queue |")
+    w("| --- | ---: | ---: |")
+    labels = ["rows deleted", "calls", "total time (s)", "rows/s", "longest batch (ms): longest lock hold",
+              "median batch (ms)"]
+    for label, a, b in zip(labels, sweep_figures(sweep_alone), sweep_figures(sweep_load)):
+        w(f"| {label} | {a} | {b} |")
+    w("")
+    rates_path = os.path.join(out, "sweep_load.rates")
+    if sweep_load and os.path.exists(rates_path):
+        with open(rates_path) as f:
+            before, during, after, overran = f.read().split()[:4]
+        w(f"The 8 clients ran the depth cycle (send one, receive + ack the oldest) on queue `live` with a 10k "
+          f"backlog, in the same database, the sweep starting after {sweep_baseline} s. Their cycles/s, counted from "
+          "each cycle's completion time (pgbench's per-transaction log):\n")
+        w("| receivers | cycles/s |")
+        w("| --- | ---: |")
+        w(f"| before the sweep ({sweep_baseline - 1} s, the first second left out) | {fmt(float(before))} |")
+        w(f"| while the sweep ran | {fmt(float(during))} |")
+        w(f"| after it, until the clients stopped | {fmt(float(after)) if float(after) else '—'} |")
+        if overran != "0":
+            w("\nThe sweep outlasted the clients: its figures under load are partly without load.")
+        w("")
 
 
 def soak_table(samples, every=15):
@@ -221,30 +318,42 @@ if os.path.exists(warn_path):
     if warnings:
         w("## Warnings from this run\n\n```\n" + warnings + "\n```\n")
 w("## What these benchmarks found and fixed\n")
-w("Measured while fixing (alternating 4 s runs at c=8 on a private cluster with the settings below; "
-  "msgs/s, lowest–highest of 3 runs each):\n")
+w("Measured while fixing (alternating 4 s runs at c=8 on a private cluster with the settings the benchmark "
+  "used then, tuned and with jit off; msgs/s, lowest–highest of 3 runs each):\n")
 w("- **receive was planned on every call.** Its statement takes the limit as a parameter, and with a "
   "parameterised LIMIT PostgreSQL's plan cache judges the generic plan costlier than a custom one, so PL/pgSQL "
   "re-planned a three-CTE statement on each receive: 0.09–0.13 ms of planning against 0.02–0.03 ms to run it "
   "(EXPLAIN ANALYZE, warm session). "
-  "receive now carries `SET plan_cache_mode = force_generic_plan`; its generic plan is the ordered index range "
-  "scan shown above. receive(1)+ack went from 4,567–4,624 to 6,094–6,523, receive(10)+10 acks from "
+  "receive now carries `SET plan_cache_mode = force_generic_plan`; its generic plan reads the head from the "
+  "`(queue_id, visible_at, id)` index. receive(1)+ack went from 4,567–4,624 to 6,094–6,523, receive(10)+10 acks from "
   "24,023–28,383 to 28,791–35,777. Reading the queue's ack deadline inside the statement instead of a "
   "separate lookup, and asking whether the queue exists only when nothing was received, brought "
   "receive(1)+ack to 5,964–6,913 against the raw cycle's 6,118–6,804, and receive(10) to 29,405–30,810 "
   "against 30,088–34,536.")
 w("- **A generic plan cannot see a queue's size.** In a first run with the generic plan, the depth point "
   "with 10,000 other queues used a bitmap scan of the whole queue plus a sort (the average queue looked "
-  "tiny), and fell to half the 1k point. receive also sets `enable_sort = off`: the only plan left without "
-  "a sort over the backlog is the ordered index scan (the plan above is captured under the function's own "
-  "settings).")
+  "tiny), and fell to half the 1k point. receive 0.2.0 answered with `enable_sort = off`, so that the only "
+  "plan left without a sort over the backlog was the ordered index scan.")
 w("- **A generic plan's guess at the head could turn leasing into a table scan.** A generic plan guesses "
   "`LIMIT $n` as a tenth of the rows it expects, so for one queue of a few million messages a hash join that "
   "reads the whole table to find the head rows looks cheaper than probing the primary key for each. On a "
   "function of receive's shape without its label clause, with 1.26M messages in one queue, that was 640 ms "
   "per call against 0.8 ms with the probe; receive itself (its label clause lowers the guess) still probed "
-  "there, but at an estimated 69.6k, above the 66k at which the simpler function had switched to the hash join. receive 0.3.0 also "
-  "sets `enable_hashjoin` and `enable_mergejoin` off, leaving the probe whatever the guess (plan above).")
+  "there, but at an estimated 69.6k, above the 66k at which the simpler function had switched to the hash join. "
+  "receive 0.3.0 answered with `enable_hashjoin = off` and `enable_mergejoin = off`.")
+w("- **Those settings made receive JIT-compile itself on every call on a stock cluster; 0.4.0 removed them.** "
+  "`enable_sort = off` does not forbid a sort, it adds the planner's disable cost (1e10) to it, and receive "
+  "always sorts the rows it leased (a handful) to return them in order. With that cost the statement passed "
+  "every JIT threshold, so on a cluster with jit on (PostgreSQL's default) each receive was JIT-compiled: "
+  "330–410 ms per receive instead of about 4 ms. The benchmark never saw it, because its cluster ran with "
+  "jit=off; it now runs PostgreSQL's defaults (below). receive 0.4.0 locks the head into an array "
+  "(`array_agg` over the `FOR UPDATE SKIP LOCKED` head) and leases by `id = ANY(array)`, so the UPDATE is "
+  "primary-key probes estimated at ten rows whatever the generic plan guesses for the head: no `enable_*` "
+  "settings. It keeps `SET jit = off` (beside `plan_cache_mode = force_generic_plan`): the generic estimate still grows by about 6k "
+  "cost units per million messages in the queue and would pass `jit_above_cost` at about 16 million "
+  "messages in one queue, and a receive never reads enough rows to gain from compiling."
+  + (" Without `enable_sort = off` the depth point with 10,000 other queues got the sorted head back in this run "
+     "(plan above)." if head_sorted else ""))
 w("- **The raw limit had the same problem.** With `LIMIT :n` as a pgbench parameter the raw cycle was "
   "re-planned on every call too (4,629–4,927); forcing its generic plan made it *slower* (35 ms per call: "
   "seq scan and sort). The raw cycle now has its limit written in, so it is planned once per connection "
@@ -275,7 +384,7 @@ explain = {
         "'after 100k acks' row.",
     "receive+ack at 1M waiting ≥ 0.8× at 1k":
         "the plan stays an index range scan that stops at the limit; with 1M messages the heap (~0.5 GB) exceeds "
-        "shared_buffers (256 MB), so touching the head reads through the OS cache.",
+        f"shared_buffers ({shared_buffers}, the default), so touching the head reads through the OS cache.",
 }
 missed = [name for name, value, goal in targets if value is not None and value < goal]
 w("## Targets missed in this run\n")
@@ -291,12 +400,33 @@ w("## Machine and settings\n")
 cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2")
 mem = sh("free -g | awk '/Mem:/{print $2}'")
 w(f"- {sh('nproc')} cores ({cpu.strip()}), {mem} GiB RAM, {platform.system()} {platform.release()}")
-w(f"- {sh('/usr/lib/postgresql/15/bin/postgres --version')}; a fresh private cluster per run: fsync=on, "
-  "synchronous_commit=on, shared_buffers=256MB, max_wal_size=2GB, checkpoint_timeout=15min, autovacuum=on, jit=off")
+w(f"- {sh('/usr/lib/postgresql/15/bin/postgres --version')}; a fresh private cluster per run with PostgreSQL's "
+  "default settings: nothing tuned (the settings it reported are below)")
 w("- extension and sidecar: release builds (`scripts/install-ext.sh --release`, `cargo build --release`); "
   "sidecar pool 16 connections")
 w(f"- {sh('pgbench --version')}, `-M prepared`, `-j 2`; {sh('wrk --version 2>&1 | head -1')}")
 w("- other processes on the machine (services, builds) may have been running\n")
+if settings:
+    w("Every setting of the benchmark cluster that differs from PostgreSQL's built-in default, as it reported them "
+      "right after starting (`pg_settings` where source is not `default` or `override`). The `configuration file` "
+      "ones are what initdb writes into postgresql.conf, i.e. what every fresh cluster has; the `command line` ones "
+      "are the port, socket directory and listen address the benchmark chose; a `client` one is the recording "
+      "psql session's own.\n")
+    w("| setting | value | source |")
+    w("| --- | --- | --- |")
+    for name, value, unit, source in settings:
+        w(f"| {name} | {with_unit(value, unit)} | {source} |")
+    w("")
+else:
+    w("The cluster's settings were not recorded in this run (target/bench/settings.tsv missing).\n")
+if jit == "on":
+    w("jit is **on** (`SHOW jit` on the benchmark cluster), PostgreSQL's default: statements whose estimated cost "
+      "passes `jit_above_cost` are JIT-compiled, as on a user's cluster. receive sets `jit = off` for itself "
+      "(see above).\n")
+elif jit == "?":
+    w("jit was not recorded in this run (target/bench/jit missing); PostgreSQL's default is on.\n")
+else:
+    w(f"jit is **{jit}** (`SHOW jit` on the benchmark cluster), not PostgreSQL's default (on).\n")
 w("## Reproduce\n")
 w(f"```sh\nmake bench                          # the whole run, ~{int(elapsed) // 60 + 1} min here, builds included")
 w("make bench-soak                     # the 10-minute bloat soak (docs/bench/soak.tsv), then make bench")

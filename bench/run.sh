@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # `make bench`: psqlqueue against PostgreSQL's own limit, side by side, on a fresh private
-# cluster with fixed settings. Writes docs/BENCHMARKS.md and docs/bench/throughput.png.
+# cluster with PostgreSQL's default settings. Writes docs/BENCHMARKS.md and docs/bench/throughput.png.
 #
 # Knobs: BENCH_SECONDS (3) per point; BENCH_REPEAT (3) runs per point at concurrency 8, where
 # the targets are checked (the median is reported), BENCH_REPEAT_OTHER (1) at the other levels,
 # which only draw the curves: repeating those would put the run over its 15-minute budget;
 # BENCH_CONCURRENCY ("1 4 8 16"); BENCH_SOAK_SECONDS (0: none; the bloat target's 10 minutes
-# are `make bench-soak`, reported here from docs/bench/soak.tsv); BENCH_PORT (54330).
+# are `make bench-soak`, reported here from docs/bench/soak.tsv); BENCH_SWEEP_FILL (1000000)
+# expired messages for the retention sweep, BENCH_SWEEP_BATCH (10000) rows per sweep call,
+# BENCH_SWEEP_LOAD (1: sweep a second time under 8 receiving clients; 0: alone only);
+# BENCH_PORT (54330).
 set -euo pipefail
 source "$(dirname "$0")/cluster.sh"
 SECONDS_PER_POINT="${BENCH_SECONDS:-3}"
@@ -14,11 +17,15 @@ REPEAT="${BENCH_REPEAT:-3}"
 REPEAT_OTHER="${BENCH_REPEAT_OTHER:-1}"
 CONCURRENCY="${BENCH_CONCURRENCY:-1 4 8 16}"
 SOAK="${BENCH_SOAK_SECONDS:-0}"
+SWEEP_FILL="${BENCH_SWEEP_FILL:-1000000}"
+SWEEP_BATCH="${BENCH_SWEEP_BATCH:-10000}"
+SWEEP_LOAD="${BENCH_SWEEP_LOAD:-1}"
+SWEEP_BASELINE=5
 HTTP_PORT="${BENCH_HTTP_PORT:-18080}"
 METRICS_PORT="${BENCH_METRICS_PORT:-19080}"
 RESULTS="$OUT/results.jsonl"
 : >"$RESULTS"
-rm -f "$OUT/warnings" "$OUT/pgbench.log" "$OUT/wrk.log" "$OUT/soak.tsv"
+rm -f "$OUT/warnings" "$OUT/pgbench.log" "$OUT/wrk.log" "$OUT/soak.tsv" "$OUT"/sweep*
 # The Makefile passes when `make bench` began, so the reported time includes the builds.
 started="${BENCH_STARTED:-$(date +%s)}"
 printf '%s %s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" >"$OUT/started"
@@ -157,8 +164,10 @@ depth_point depth_10k_queues
 # The plan receive runs, as auto_explain logs it from inside the function (its own settings,
 # its generic plan cached per session), with 10k other queues and their messages present: the
 # whole statement, so a join that reads the table would show as well as a sort.
-plan="$("${PSQL[@]}" -d bench_depth -f - 2>&1 <<'SQL' | awk '/^Query Text: WITH head/ { q = 1; next }
-  q && /LOG: / { exit } q && /\(actual rows/ { p = 1 } p'
+# (awk reads to the end rather than exiting early: psql writing into a closed pipe would fail
+# the run under pipefail.)
+plan="$("${PSQL[@]}" -d bench_depth -f - 2>&1 <<'SQL' | awk '!done && /^Query Text: WITH head/ { q = 1; next }
+  q && /LOG: / { q = p = 0; done = 1 } q && /\(actual rows/ { p = 1 } p'
 LOAD 'auto_explain';
 SET auto_explain.log_min_duration = 0;
 SET auto_explain.log_nested_statements = on;
@@ -171,6 +180,65 @@ ROLLBACK;
 SQL
 )"
 echo "$plan" >"$OUT/plan.txt"
+
+# --- retention sweep ----------------------------------------------------------------------
+# SWEEP_FILL expired messages in queue 'bench', deleted by psqlqueue.sweep(SWEEP_BATCH) calls,
+# each its own transaction, until one deletes nothing: first alone, then (SWEEP_LOAD=1) while
+# 8 clients run the depth cycle on another queue. Their cycles are logged one by one (pgbench
+# -l: completion times), so their rate is counted in the SWEEP_BASELINE seconds before the
+# sweep, while it runs, and after it until pgbench's -T (sized from the sweep alone) ends.
+sweep_run() { # db label -> $OUT/sweep_<label>.tsv: "ms<TAB>rows" per call, client-timed
+  "${PSQL[@]}" -d "$1" -v batch="$SWEEP_BATCH" -c '\timing on' -f "$BENCH/sql/sweep_step.sql" |
+    awk '/^Time: / { ms = $2; next } /^[0-9]+$/ { print ms "\t" $1 }' >"$OUT/sweep_$2.tsv"
+  awk -v l="$2" '{ n++; rows += $2; ms += $1; if ($1 > max) max = $1 }
+    END { printf "sweep %s: %d rows in %d calls, %.1f s, %.0f rows/s, longest %.1f ms\n", l, rows, n, ms / 1000,
+          (ms > 0 ? rows / (ms / 1000) : 0), max }' "$OUT/sweep_$2.tsv" | tee -a "$OUT/sweep.log"
+}
+fill_expired() { # db
+  "${PSQL[@]}" -d "$1" -v fill="$SWEEP_FILL" -f "$BENCH/sql/fill_expired.sql" >/dev/null
+  "${PSQL[@]}" -d "$1" -c "VACUUM ANALYZE psqlqueue.messages" >/dev/null
+}
+echo "$SWEEP_FILL $SWEEP_BATCH $SWEEP_BASELINE" >"$OUT/sweep.meta"
+fresh_db bench_sweep
+say "sweep: $SWEEP_FILL expired messages"
+fill_expired bench_sweep
+sweep_run bench_sweep alone
+if [ "$SWEEP_LOAD" = 1 ]; then
+  say "sweep: $SWEEP_FILL expired messages, 8 clients on queue 'live'"
+  sed "s/'bench'/'live'/g" "$BENCH/sql/fill_queue.sql" >"$OUT/fill_live.sql"
+  sed "s/'bench'/'live'/g" "$BENCH/sql/depth.sql" >"$OUT/depth_live.sql"
+  "${PSQL[@]}" -d bench_sweep -c "SELECT psqlqueue.create_queue('live', 30, 86400)" >/dev/null
+  "${PSQL[@]}" -d bench_sweep -v fill=10000 -f "$OUT/fill_live.sql" >/dev/null
+  fill_expired bench_sweep
+  # Long enough for a sweep three times slower than alone, plus 5 s (pgbench writes its log
+  # only when it ends by itself, so it cannot be stopped when the sweep is done).
+  alone_s=$(awk '{ ms += $1 } END { printf "%d", ms / 1000 + 1 }' "$OUT/sweep_alone.tsv")
+  pgbench -n -M prepared -h 127.0.0.1 -p "$PORT" -U postgres -c 8 -j 2 -T $(( SWEEP_BASELINE + 5 + 3 * alone_s )) \
+    -l --log-prefix="$OUT/sweep_pgbench" -f "$OUT/depth_live.sql" bench_sweep >"$OUT/sweep_pgbench.log" 2>&1 &
+  pid=$!
+  sleep "$SWEEP_BASELINE"
+  start_ts=$(date +%s.%N)
+  sweep_run bench_sweep load
+  end_ts=$(date +%s.%N)
+  wait "$pid" || true
+  # Cycles/s before (the baseline's first second left out: connecting), during and after the
+  # sweep, from each cycle's completion time (log fields 5 and 6: epoch seconds, microseconds).
+  cat "$OUT"/sweep_pgbench.[0-9]* | awk -v s="$start_ts" -v e="$end_ts" -v b="$SWEEP_BASELINE" '
+    { t = $5 + $6 / 1e6; ts[NR] = t; if (t > last) last = t }
+    END {
+      stop = (last < e) ? last : e
+      for (i = 1; i <= NR; i++) {
+        if (ts[i] > s - b + 1 && ts[i] <= s) before++
+        else if (ts[i] > s && ts[i] <= stop) during++
+        else if (ts[i] > e) after++
+      }
+      printf "%.1f %.1f %.1f %d\n", before / (b - 1), (stop > s ? during / (stop - s) : 0),
+        (last > e + 1 ? after / (last - e) : 0), (last < e)
+    }' >"$OUT/sweep_load.rates"
+  read -r before during after overran <"$OUT/sweep_load.rates"
+  say "receive+ack cycles/s on 'live': $before before the sweep, $during during, $after after"
+  [ "$overran" = 0 ] || echo "WARNING: the sweep under load outlasted its receiving clients" | tee -a "$OUT/warnings"
+fi
 
 # --- bloat: optionally a short soak (make bench-soak runs the 10 minutes) -----------------
 if [ "$SOAK" -gt 0 ]; then

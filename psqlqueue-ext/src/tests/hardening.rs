@@ -134,7 +134,7 @@ mod tests {
         );
         assert_eq!(
             settings,
-            "receive: jit=off; receive: plan_cache_mode=force_generic_plan"
+            "receive: enable_bitmapscan=off; receive: jit=off; receive: plan_cache_mode=force_generic_plan"
         );
     }
 
