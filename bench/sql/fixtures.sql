@@ -1,7 +1,7 @@
 -- Benchmark fixtures, created in every benchmark database after CREATE EXTENSION psqlqueue.
 --
--- bench_raw: the raw limit. Same columns, primary key, receive index and foreign key as
--- psqlqueue.messages, written by plain statements with no function in between.
+-- bench_raw: the raw limit. Same columns, primary key, receive and expiry indexes and foreign
+-- key as psqlqueue.messages, written by plain statements with no function in between.
 CREATE TABLE bench_queues (id text PRIMARY KEY);
 INSERT INTO bench_queues VALUES ('bench');
 CREATE TABLE bench_raw (
@@ -16,6 +16,7 @@ CREATE TABLE bench_raw (
     created_at        timestamptz NOT NULL
 );
 CREATE INDEX bench_raw_queue_visible_idx ON bench_raw (queue_id, visible_at, id);
+CREATE INDEX bench_raw_expires_idx ON bench_raw (expires_at);
 
 -- bench_orig: the original Go psqlqueue's storage pattern: acked messages stay, marked expired;
 -- consumers pick by creation order among unexpired, scheduled rows.

@@ -23,6 +23,13 @@ const AUTO_EXPLAIN: &str = "LOAD 'auto_explain';
     SET auto_explain.log_level = notice;
     SET client_min_messages = notice;";
 
+/// A new session whose plans are logged to it (made with the statistics as they are now).
+async fn explaining(db: &TestDb) -> (Client, UnboundedReceiver<DbError>) {
+    let (client, notices) = db.connect_with_notices().await;
+    client.batch_execute(AUTO_EXPLAIN).await.unwrap();
+    (client, notices)
+}
+
 /// The plans logged since the last call, as JSON values with the statement text.
 fn drain_plans(notices: &mut UnboundedReceiver<DbError>) -> Vec<Value> {
     let mut plans = Vec::new();
@@ -154,7 +161,7 @@ async fn check_hot_paths(
 #[tokio::test]
 async fn receive_and_publish_plans_hold_from_1k_to_1m_messages_on_a_stock_server() {
     let db = TestDb::new().await;
-    let (client, mut notices) = db.connect_with_notices().await;
+    let (client, mut notices) = explaining(&db).await;
     let jit: String = client.query_one("SHOW jit", &[]).await.unwrap().get(0);
     assert_eq!(
         jit, "on",
@@ -171,7 +178,6 @@ async fn receive_and_publish_plans_hold_from_1k_to_1m_messages_on_a_stock_server
         )
         .await
         .unwrap();
-    client.batch_execute(AUTO_EXPLAIN).await.unwrap();
 
     // The check itself can fail: an inflated cost (the old `enable_sort = off`) is JIT-compiled
     // and this test sees it.
@@ -210,8 +216,7 @@ async fn receive_and_publish_plans_hold_from_1k_to_1m_messages_on_a_stock_server
     fill(&client, "mid", 1_000).await;
     // A new session after each fill: its plans are made with the new statistics.
     drop(client);
-    let (client, mut notices) = db.connect_with_notices().await;
-    client.batch_execute(AUTO_EXPLAIN).await.unwrap();
+    let (client, mut notices) = explaining(&db).await;
     check_hot_paths(
         &client,
         &mut notices,
@@ -229,8 +234,7 @@ async fn receive_and_publish_plans_hold_from_1k_to_1m_messages_on_a_stock_server
 
     fill(&client, "deep", 999_000).await;
     drop(client);
-    let (client, mut notices) = db.connect_with_notices().await;
-    client.batch_execute(AUTO_EXPLAIN).await.unwrap();
+    let (client, mut notices) = explaining(&db).await;
     check_hot_paths(
         &client,
         &mut notices,
