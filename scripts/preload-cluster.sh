@@ -17,7 +17,10 @@ case "${1:-}" in
     ;;
   stop)
     if [ -f "$home/data/postmaster.pid" ]; then
-      as_postgres "$PG_BIN/pg_ctl" -D "$home/data" -m fast -w stop >/dev/null || true
+      # Never delete the data directory under a running server: fall back to an immediate stop.
+      as_postgres "$PG_BIN/pg_ctl" -D "$home/data" -m fast -w -t 30 stop >/dev/null 2>&1 ||
+        as_postgres "$PG_BIN/pg_ctl" -D "$home/data" -m immediate -w stop >/dev/null ||
+        die "cannot stop the cluster in $home/data"
     fi
     rm -rf "$home"
     ;;

@@ -7,6 +7,12 @@
 //! deletes batches of `psqlqueue.sweep_batch` rows, each batch its own transaction, until a
 //! batch comes back short. A database without the extension (or with a version older than the
 //! sweeper) is simply checked again at the next tick.
+//!
+//! Like PostgreSQL's own worker_spi, it does not catch errors: an error in a batch (the
+//! extension dropped under it, a statement timeout) ends the process, and the postmaster starts
+//! it again after 10 seconds, in a clean session. It leaves with exit code 1 on SIGTERM too, so
+//! `pg_terminate_backend` on it means "restart", never "stop sweeping until the next server
+//! start" (at server shutdown nothing is restarted).
 
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
 use pgrx::datum::DatumWithOid;
@@ -87,7 +93,7 @@ pub extern "C-unwind" fn psqlqueue_sweeper_main(_arg: pg_sys::Datum) {
     log!("psqlqueue sweeper started in database \"{database}\"");
 
     let mut holds_lock = false;
-    loop {
+    'ticks: loop {
         if BackgroundWorker::sighup_received() {
             // SAFETY: what every worker does on SIGHUP, outside any transaction.
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
@@ -99,7 +105,12 @@ pub extern "C-unwind" fn psqlqueue_sweeper_main(_arg: pg_sys::Datum) {
             let batch = SWEEP_BATCH.get();
             for _ in 0..MAX_BATCHES_PER_TICK {
                 let removed = BackgroundWorker::transaction(|| sweep_once(batch));
-                if removed < batch || BackgroundWorker::sigterm_received() {
+                // Reading the flag clears it, so a SIGTERM seen here must end the worker here:
+                // wait_latch below would no longer see it.
+                if BackgroundWorker::sigterm_received() {
+                    break 'ticks;
+                }
+                if removed < batch {
                     break;
                 }
             }
@@ -110,6 +121,10 @@ pub extern "C-unwind" fn psqlqueue_sweeper_main(_arg: pg_sys::Datum) {
         }
     }
     log!("psqlqueue sweeper stopped");
+    // Exit code 1: the postmaster restarts the worker after its restart time unless the server
+    // is shutting down (exit code 0 would unregister it until the next server start).
+    // SAFETY: ends this worker process the way PostgreSQL's own workers do.
+    unsafe { pg_sys::proc_exit(1) };
 }
 
 /// Takes the sweeper lock for this session when the extension (with its sweeper) is there and
@@ -130,7 +145,9 @@ fn claim_sweeper() -> bool {
     )
 }
 
-/// One batch; the number of rows deleted (0 when the sweep could not run).
+/// One batch; the number of rows deleted. An error raised by the statement ends the worker
+/// (see the module documentation); `Err` here is SPI's own failure, reported and retried at the
+/// next tick.
 fn sweep_once(batch: i32) -> i32 {
     let args: [DatumWithOid; 1] = [batch.into()];
     match Spi::get_one_with_args::<i32>("SELECT psqlqueue.sweep($1)", &args) {

@@ -85,7 +85,12 @@ pub struct ServerArgs {
 pub struct SweepArgs {
     /// Seconds between sweeps of expired messages (0 disables the sweeper). Several sidecars
     /// (and the extension's background worker) may all sweep: one at a time does the work.
-    #[arg(long, env = "PSQLQUEUE_SWEEP_INTERVAL_SECONDS", default_value_t = 10)]
+    #[arg(
+        long,
+        env = "PSQLQUEUE_SWEEP_INTERVAL_SECONDS",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(0..=86_400)
+    )]
     pub sweep_interval_seconds: u64,
     /// Most expired messages one sweep batch deletes, 1 to 100000 (what psqlqueue.sweep
     /// accepts). Each batch is its own short transaction; a tick runs batches until one comes

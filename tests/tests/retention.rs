@@ -54,9 +54,37 @@ async fn sweep_deletes_bounded_batches_of_expired_messages_only() {
         )
         .await
         .unwrap();
+    // Queue b's messages expired long before a's: the sweep takes the oldest expiry first.
+    client
+        .batch_execute(
+            "UPDATE psqlqueue.messages SET expires_at = clock_timestamp() - interval '100 seconds'
+              WHERE queue_id = 'b' AND body LIKE 'old-%'",
+        )
+        .await
+        .unwrap();
+    let first: i32 = client
+        .query_one("SELECT psqlqueue.sweep(15)", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(first, 15);
+    let left: Vec<i64> = client
+        .query_one(
+            "SELECT count(*) FILTER (WHERE queue_id = 'a'), count(*) FILTER (WHERE queue_id = 'b')
+               FROM psqlqueue.messages WHERE body LIKE 'old-%'",
+            &[],
+        )
+        .await
+        .map(|row| vec![row.get(0), row.get(1)])
+        .unwrap();
+    assert_eq!(
+        left,
+        vec![20, 0],
+        "b's 10 older expiries went first, then 5 of a's"
+    );
     let swept: Vec<i32> = {
         let mut out = Vec::new();
-        for _ in 0..4 {
+        for _ in 0..3 {
             out.push(
                 client
                     .query_one("SELECT psqlqueue.sweep(15)", &[])
@@ -69,7 +97,7 @@ async fn sweep_deletes_bounded_batches_of_expired_messages_only() {
     };
     assert_eq!(
         swept,
-        vec![15, 15, 5, 0],
+        vec![15, 5, 0],
         "batches of at most 15 until none left"
     );
     let bodies: Vec<String> = client
