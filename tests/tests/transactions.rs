@@ -118,6 +118,15 @@ async fn rolled_back_ack_keeps_the_message() {
     db.drop_db().await;
 }
 
+/// The server process of a connection, to find it in `pg_blocking_pids`.
+async fn backend_pid(client: &tokio_postgres::Client) -> i32 {
+    client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
 #[tokio::test]
 async fn send_racing_a_queue_delete_gets_not_found_and_leaves_nothing() {
     let db = TestDb::new().await;
@@ -127,6 +136,9 @@ async fn send_racing_a_queue_delete_gets_not_found_and_leaves_nothing() {
         .batch_execute("SELECT psqlqueue.create_queue('q', 30, 600)")
         .await
         .unwrap();
+
+    let observer = db.connect().await;
+    let (deleter_pid, sender_pid) = (backend_pid(&deleter).await, backend_pid(&sender).await);
 
     let tx = deleter.transaction().await.unwrap();
     tx.execute("SELECT psqlqueue.delete_queue('q')", &[])
@@ -139,11 +151,31 @@ async fn send_racing_a_queue_delete_gets_not_found_and_leaves_nothing() {
             .await;
         (sender, result)
     });
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert!(
-        !send.is_finished(),
-        "send waits for the deleting transaction"
-    );
+    // The interleaving, stepped explicitly as PostgreSQL's isolation tester does: commit only
+    // once the server reports the send waiting on the deleter's lock (polled, with a deadline).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let blocked: bool = observer
+            .query_one(
+                "SELECT $1 = ANY (pg_blocking_pids($2))",
+                &[&deleter_pid, &sender_pid],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if blocked {
+            break;
+        }
+        assert!(
+            !send.is_finished(),
+            "the send finished without waiting for the deleting transaction"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the send never waited on the delete's lock"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     tx.commit().await.unwrap();
     let (sender, result) = send.await.unwrap();
     assert_eq!(psqlqueue_tests::sqlstate(result), "P0002");
