@@ -10,59 +10,49 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::get;
 use std::any::Any;
 use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
-/// The API router; `max_body_bytes` bounds every request body (413 beyond).
+/// The API router; `max_body_bytes` bounds every request body (413 beyond). The OpenAPI
+/// document it serves comes from the same declarations as its routes ([`api_routes`]).
 pub fn app(state: AppState, max_body_bytes: usize) -> Router {
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/v1/healthz", get(health::healthz))
-        .route("/v1/queues", get(queues::list).post(queues::create))
-        .route(
-            "/v1/queues/{queue_id}",
-            get(queues::get).put(queues::update).delete(queues::delete),
-        )
-        .route("/v1/queues/{queue_id}/stats", get(queues::stats))
-        .route("/v1/queues/{queue_id}/purge", put(queues::purge))
-        .route("/v1/queues/{queue_id}/cleanup", put(queues::cleanup))
-        .route(
-            "/v1/queues/{queue_id}/messages",
-            get(messages::receive).post(messages::send),
-        )
-        .route(
-            "/v1/queues/{queue_id}/messages/{message_id}/ack",
-            put(messages::ack),
-        )
-        .route(
-            "/v1/queues/{queue_id}/messages/{message_id}/nack",
-            put(messages::nack),
-        )
-        .route("/v1/topics", get(topics::list).post(topics::create))
-        .route(
-            "/v1/topics/{topic_id}",
-            get(topics::get).delete(topics::delete),
-        )
-        .route("/v1/topics/{topic_id}/messages", post(topics::publish))
-        .route(
-            "/v1/subscriptions",
-            get(subscriptions::list).post(subscriptions::create),
-        )
-        .route(
-            "/v1/subscriptions/{subscription_id}",
-            get(subscriptions::get).delete(subscriptions::delete),
-        )
+    let (api, openapi) = api_routes().split_for_parts();
+    api
         // Our error body for a known path with another method; axum still sets `Allow`.
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .route_layer(from_fn_with_state(state.clone(), metrics::track))
-        .merge(SwaggerUi::new("/v1/swagger").url("/v1/openapi.json", ApiDoc::openapi()))
+        .merge(SwaggerUi::new("/v1/swagger").url("/v1/openapi.json", openapi))
         .fallback(|| async { ApiError::NoRoute })
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(state)
+}
+
+/// Every API route, declared once: each handler's `#[utoipa::path]` gives its method and path
+/// to both the router and the OpenAPI document, so the two cannot disagree. Handlers of one
+/// path share a `routes!`.
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::healthz_v1))
+        .routes(routes!(queues::list, queues::create))
+        .routes(routes!(queues::get, queues::update, queues::delete))
+        .routes(routes!(queues::stats))
+        .routes(routes!(queues::purge))
+        .routes(routes!(queues::cleanup))
+        .routes(routes!(messages::receive, messages::send))
+        .routes(routes!(messages::ack))
+        .routes(routes!(messages::nack))
+        .routes(routes!(topics::list, topics::create))
+        .routes(routes!(topics::get, topics::delete))
+        .routes(routes!(topics::publish))
+        .routes(routes!(subscriptions::list, subscriptions::create))
+        .routes(routes!(subscriptions::get, subscriptions::delete))
 }
 
 /// A bug that panics in a handler answers 500 with our body instead of dropping the connection.

@@ -131,6 +131,7 @@ pub struct MessageListResponse {
 
 /// Receive parameters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReceiveParams {
     /// Only messages with this label.
     pub label: Option<String>,
@@ -140,6 +141,7 @@ pub struct ReceiveParams {
 
 /// Nack parameters: the body or the query string may carry the timeout (default 0).
 #[derive(Debug, Default, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct NackRequest {
     /// Seconds before the message is deliverable again (0..43200).
     pub visibility_timeout_seconds: Option<i32>,
@@ -219,6 +221,7 @@ pub struct Page<T> {
 
 /// Pagination parameters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Items to skip (default 0).
     pub offset: Option<i32>,

@@ -1,8 +1,8 @@
-//! The OpenAPI 3 document, generated from the handlers and their types.
+//! The OpenAPI 3 document's frame: its title and the shared schemas. The paths are added by
+//! the router that serves them (`app::api_routes`), from the handlers' own attributes.
 
 use crate::error::ErrorResponse;
 use crate::models::*;
-use crate::routes::{health, messages, queues, subscriptions, topics};
 use utoipa::OpenApi;
 
 /// psqlqueue's v1 API.
@@ -11,30 +11,6 @@ use utoipa::OpenApi;
     info(
         title = "psqlqueue",
         description = "A message queue inside PostgreSQL: the v1 REST API."
-    ),
-    paths(
-        health::healthz,
-        queues::create,
-        queues::list,
-        queues::get,
-        queues::update,
-        queues::delete,
-        queues::stats,
-        queues::purge,
-        queues::cleanup,
-        messages::send,
-        messages::receive,
-        messages::ack,
-        messages::nack,
-        topics::create,
-        topics::list,
-        topics::get,
-        topics::delete,
-        topics::publish,
-        subscriptions::create,
-        subscriptions::list,
-        subscriptions::get,
-        subscriptions::delete,
     ),
     components(schemas(
         ErrorResponse,
