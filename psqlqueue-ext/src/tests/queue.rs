@@ -181,9 +181,9 @@ mod tests {
             "SELECT string_agg(c::regclass::text, ',' ORDER BY c::regclass::text)
                FROM pg_extension e, unnest(e.extconfig) AS c WHERE e.extname = 'psqlqueue'",
         );
-        assert!(
-            dumped.contains("psqlqueue.queues") && dumped.contains("psqlqueue.messages"),
-            "{dumped}"
+        assert_eq!(
+            dumped,
+            "psqlqueue.messages,psqlqueue.queues,psqlqueue.subscriptions,psqlqueue.topics"
         );
         let uncommented = one::<i64>(
             "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace

@@ -1,11 +1,10 @@
 //! Metrics, docs, migrate, graceful shutdown and concurrent consumers.
 
-mod common;
-
-use common::{create_queue, spawn_app};
+use crate::helpers::{create_queue, spawn_app, wait_for};
 use psqlqueue_tests::TestDb;
 use std::collections::HashSet;
 use std::process::Command;
+use std::time::Duration;
 
 #[tokio::test]
 async fn metrics_cover_requests_pool_and_queues() {
@@ -103,17 +102,41 @@ async fn migrate_creates_then_updates_the_extension() {
         let logs = String::from_utf8_lossy(&output.stdout);
         assert!(logs.contains("migration process finished"), "{logs}");
     }
-    let installed: String = db
-        .connect()
+    let installed = |client: tokio_postgres::Client| async move {
+        client
+            .query_one(
+                "SELECT extversion FROM pg_extension WHERE extname = 'psqlqueue'",
+                &[],
+            )
+            .await
+            .expect("extension present")
+            .get::<_, String>(0)
+    };
+    assert_eq!(
+        installed(db.connect().await).await,
+        env!("CARGO_PKG_VERSION"),
+        "created at this version"
+    );
+
+    // A database at the previous release is updated to this one.
+    let old = TestDb::empty().await;
+    old.connect()
         .await
-        .query_one(
-            "SELECT extversion FROM pg_extension WHERE extname = 'psqlqueue'",
-            &[],
-        )
+        .batch_execute("CREATE EXTENSION psqlqueue VERSION '0.3.0'")
         .await
-        .expect("extension present")
-        .get(0);
-    assert!(!installed.is_empty());
+        .expect("install 0.3.0 (sql/archive is installed by make install)");
+    let output = Command::new(env!("CARGO_BIN_EXE_psqlqueue"))
+        .arg("migrate")
+        .env("PSQLQUEUE_DATABASE_URL", old.url())
+        .output()
+        .expect("run migrate");
+    assert!(output.status.success());
+    assert_eq!(
+        installed(old.connect().await).await,
+        env!("CARGO_PKG_VERSION"),
+        "updated from 0.3.0"
+    );
+    old.drop_db().await;
 
     let output = Command::new(env!("CARGO_BIN_EXE_psqlqueue"))
         .arg("migrate")
@@ -132,6 +155,74 @@ async fn sigterm_stops_the_server_cleanly() {
     let mut app = spawn_app().await;
     create_queue(&app, "q", 30).await;
     assert!(app.terminate(), "exit status 0 after SIGTERM");
+    app.stop().await;
+}
+
+/// Stepped explicitly: a request is held inside the database by a table lock, SIGTERM
+/// arrives, the server stops accepting connections, and only then is the lock released. The
+/// request in flight must still be answered, and the process exit cleanly after it.
+#[tokio::test]
+async fn sigterm_drains_the_request_in_flight() {
+    let mut app = spawn_app().await;
+    let blocker = app.db().connect().await;
+    blocker
+        .batch_execute("BEGIN; LOCK TABLE psqlqueue.queues IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let (http, url) = (app.http.clone(), format!("{}/v1/queues", app.base));
+    let in_flight = tokio::spawn(async move {
+        http.post(url)
+            .body(r#"{"id": "late", "ack_deadline_seconds": 30, "message_retention_seconds": 600}"#)
+            .send()
+            .await
+            .map(|response| response.status().as_u16())
+    });
+    let observer = app.db().connect().await;
+    wait_for(
+        "the request to wait on the lock",
+        Duration::from_secs(20),
+        async || {
+            let waiting: i64 = observer
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity
+                  WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            (waiting > 0).then_some(())
+        },
+    )
+    .await;
+
+    app.signal_terminate();
+    let probe = reqwest::Client::new();
+    let health = format!("{}/healthz", app.base);
+    wait_for(
+        "the server to stop accepting",
+        Duration::from_secs(20),
+        async || probe.get(&health).send().await.is_err().then_some(()),
+    )
+    .await;
+
+    blocker.batch_execute("COMMIT").await.unwrap();
+    let status = in_flight
+        .await
+        .unwrap()
+        .expect("the request in flight is answered");
+    assert_eq!(status, 201);
+    assert!(app.wait_exit(), "exit status 0 once drained");
+    let created: i64 = observer
+        .query_one(
+            "SELECT count(*) FROM psqlqueue.queues WHERE id = 'late'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(created, 1);
+    drop((blocker, observer));
     app.stop().await;
 }
 

@@ -2,9 +2,7 @@
 //! another session is the sweeper, exactly once with two sidecars on one database, and the
 //! sweeper stops with the server.
 
-mod common;
-
-use common::{TestApp, spawn_app_with, wait_for};
+use crate::helpers::{TestApp, spawn_app_with, wait_for};
 use std::time::Duration;
 use tokio_postgres::Client;
 

@@ -1,5 +1,4 @@
 //! Black-box harness: the real `psqlqueue` binary against a throw-away database.
-#![allow(dead_code)]
 
 use psqlqueue_tests::TestDb;
 use reqwest::{Client, Method, Response};
@@ -168,10 +167,20 @@ impl TestApp {
 
     /// Sends SIGTERM and waits for the process; returns whether it exited successfully.
     pub fn terminate(&mut self) -> bool {
+        self.signal_terminate();
+        self.wait_exit()
+    }
+
+    /// Sends SIGTERM without waiting.
+    pub fn signal_terminate(&self) {
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())
             .status();
+    }
+
+    /// Waits (at most 20 s) for the process to exit; returns whether it exited successfully.
+    pub fn wait_exit(&mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {

@@ -3,9 +3,7 @@
 //! class 22: the extension's 22023, PostgreSQL's own 22021 for a NUL byte in text and 22P05
 //! for `\u0000` in jsonb) answer 400 with code 3, and none of it writes anything.
 
-mod common;
-
-use common::{TestApp, create_queue, spawn_app_with};
+use crate::helpers::{TestApp, create_queue, spawn_app_with};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 

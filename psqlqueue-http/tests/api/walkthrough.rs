@@ -1,8 +1,6 @@
 //! The seed walkthrough, curl by curl, against the real binary (shorter waits).
 
-mod common;
-
-use common::{create_queue, spawn_app};
+use crate::helpers::{create_queue, spawn_app};
 use serde_json::{Value, json};
 use std::time::Duration;
 

@@ -1,8 +1,6 @@
 //! Every error case: status, original error code, and a body that says what is wrong.
 
-mod common;
-
-use common::{create_queue, spawn_app};
+use crate::helpers::{create_queue, spawn_app};
 use reqwest::Method;
 
 /// method, path, body, expected status, expected code, text the details contain.
@@ -361,8 +359,8 @@ async fn oversized_body_is_413_and_nothing_is_written() {
     app.stop().await;
 }
 
-async fn spawn_app_with_small_limit() -> common::TestApp {
-    common::spawn_app_with(&[("PSQLQUEUE_SERVER_MAX_BODY_BYTES", "4096")]).await
+async fn spawn_app_with_small_limit() -> crate::helpers::TestApp {
+    crate::helpers::spawn_app_with(&[("PSQLQUEUE_SERVER_MAX_BODY_BYTES", "4096")]).await
 }
 
 #[tokio::test]

@@ -1,8 +1,6 @@
 //! Pagination, limits, nack through the query string, stats, purge, update and delete.
 
-mod common;
-
-use common::{create_queue, spawn_app, spawn_app_with};
+use crate::helpers::{create_queue, spawn_app, spawn_app_with};
 use serde_json::json;
 
 #[tokio::test]

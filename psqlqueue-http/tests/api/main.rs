@@ -1,0 +1,10 @@
+//! The sidecar's black-box tests, one binary (zero-to-production's layout): each module starts
+//! the real `psqlqueue server` against a throw-away database through `helpers`, and speaks HTTP.
+
+mod bad_inputs;
+mod errors;
+mod helpers;
+mod operations;
+mod rest;
+mod sweeper;
+mod walkthrough;
