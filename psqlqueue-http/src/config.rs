@@ -34,12 +34,22 @@ pub struct DatabaseArgs {
     /// PostgreSQL URL, e.g. postgres://user:password@host:5432/db?sslmode=disable.
     #[arg(long, env = "PSQLQUEUE_DATABASE_URL")]
     pub database_url: String,
-    /// Connections opened at start-up.
-    #[arg(long, env = "PSQLQUEUE_DATABASE_MIN_CONNS", default_value_t = 2)]
-    pub database_min_conns: usize,
+    /// Connections opened at start-up (1 to the maximum below).
+    #[arg(
+        long,
+        env = "PSQLQUEUE_DATABASE_MIN_CONNS",
+        default_value_t = 2,
+        value_parser = clap::value_parser!(u32).range(1..=10_000)
+    )]
+    pub database_min_conns: u32,
     /// Most connections open at once (requests beyond wait for one).
-    #[arg(long, env = "PSQLQUEUE_DATABASE_MAX_CONNS", default_value_t = 16)]
-    pub database_max_conns: usize,
+    #[arg(
+        long,
+        env = "PSQLQUEUE_DATABASE_MAX_CONNS",
+        default_value_t = 16,
+        value_parser = clap::value_parser!(u32).range(1..=10_000)
+    )]
+    pub database_max_conns: u32,
 }
 
 /// The API and metrics servers.
@@ -57,7 +67,8 @@ pub struct ServerArgs {
     #[arg(
         long,
         env = "PSQLQUEUE_SERVER_READ_HEADER_TIMEOUT_SECONDS",
-        default_value_t = 60
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
     )]
     pub server_read_header_timeout_seconds: u64,
     /// Largest request body accepted, in bytes (a message body must fit in it).
@@ -73,7 +84,9 @@ pub struct ServerArgs {
     #[arg(
         long,
         env = "PSQLQUEUE_QUEUE_MAX_NUMBER_OF_MESSAGES",
-        default_value_t = 10
+        default_value_t = 10,
+        // receive's own range: the sidecar's cap may only narrow it.
+        value_parser = clap::value_parser!(i32).range(1..=1000)
     )]
     pub queue_max_number_of_messages: i32,
     #[command(flatten)]

@@ -17,13 +17,18 @@ pub async fn connect(args: &DatabaseArgs) -> Result<Pool, String> {
             recycling_method: RecyclingMethod::Fast,
         },
     );
-    let max = args.database_max_conns.max(1);
+    if args.database_min_conns > args.database_max_conns {
+        return Err(format!(
+            "PSQLQUEUE_DATABASE_MIN_CONNS ({}) exceeds PSQLQUEUE_DATABASE_MAX_CONNS ({})",
+            args.database_min_conns, args.database_max_conns
+        ));
+    }
     let pool = Pool::builder(manager)
-        .max_size(max)
+        .max_size(args.database_max_conns as usize)
         .build()
         .map_err(|e| format!("cannot build the connection pool: {e}"))?;
     let mut warm = Vec::new();
-    for _ in 0..args.database_min_conns.clamp(1, max) {
+    for _ in 0..args.database_min_conns {
         warm.push(
             pool.get()
                 .await

@@ -7,6 +7,25 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// The original psqlqueue's error codes, as they appear in the body's `code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ErrorCode {
+    /// The server failed (500), or the database is unreachable (503).
+    Internal = 1,
+    /// The request could not be read, or no route has it.
+    Malformed = 2,
+    /// The request was read but breaks a rule.
+    Invalid = 3,
+    QueueExists = 4,
+    QueueNotFound = 5,
+    MessageNotFound = 6,
+    TopicExists = 7,
+    TopicNotFound = 8,
+    SubscriptionExists = 9,
+    SubscriptionNotFound = 10,
+}
+
 /// The error body.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorResponse {
@@ -19,7 +38,8 @@ pub struct ErrorResponse {
     pub details: Option<String>,
 }
 
-/// Everything a handler can fail with.
+/// Everything a handler can fail with; the `String`s are the details sent (logged, for the
+/// 5xx ones).
 #[derive(Debug)]
 pub enum ApiError {
     /// The request could not be read (bad JSON, bad query string).
@@ -28,10 +48,13 @@ pub enum ApiError {
     Invalid(String),
     /// The body is over the size limit.
     TooLarge(String),
-    /// A named object does not exist: (code, message, details).
-    NotFound(u8, &'static str, String),
-    /// The id is taken: (code, message, details).
-    Exists(u8, &'static str, String),
+    QueueNotFound(String),
+    MessageNotFound(String),
+    TopicNotFound(String),
+    SubscriptionNotFound(String),
+    QueueExists(String),
+    TopicExists(String),
+    SubscriptionExists(String),
     /// No route has this path.
     NoRoute,
     /// The path exists, but not with this method.
@@ -44,46 +67,100 @@ pub enum ApiError {
 
 impl ApiError {
     fn parts(self) -> (StatusCode, ErrorResponse) {
-        let body = |code, message: &str, details: Option<String>| ErrorResponse {
-            code,
-            message: message.to_owned(),
-            details,
-        };
-        match self {
+        use ErrorCode as C;
+        let (status, code, message, details) = match self {
             ApiError::Malformed(d) => (
                 StatusCode::BAD_REQUEST,
-                body(2, "malformed request", Some(d)),
+                C::Malformed,
+                "malformed request",
+                Some(d),
             ),
             ApiError::Invalid(d) => (
                 StatusCode::BAD_REQUEST,
-                body(3, "request validation failed", Some(d)),
+                C::Invalid,
+                "request validation failed",
+                Some(d),
             ),
             ApiError::TooLarge(d) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
-                body(2, "request body too large", Some(d)),
+                C::Malformed,
+                "request body too large",
+                Some(d),
             ),
-            ApiError::NotFound(code, m, d) => (StatusCode::NOT_FOUND, body(code, m, Some(d))),
-            ApiError::Exists(code, m, d) => (StatusCode::CONFLICT, body(code, m, Some(d))),
-            ApiError::NoRoute => (StatusCode::NOT_FOUND, body(2, "no such route", None)),
+            ApiError::QueueNotFound(d) => (
+                StatusCode::NOT_FOUND,
+                C::QueueNotFound,
+                "queue not found",
+                Some(d),
+            ),
+            ApiError::MessageNotFound(d) => (
+                StatusCode::NOT_FOUND,
+                C::MessageNotFound,
+                "message not found",
+                Some(d),
+            ),
+            ApiError::TopicNotFound(d) => (
+                StatusCode::NOT_FOUND,
+                C::TopicNotFound,
+                "topic not found",
+                Some(d),
+            ),
+            ApiError::SubscriptionNotFound(d) => (
+                StatusCode::NOT_FOUND,
+                C::SubscriptionNotFound,
+                "subscription not found",
+                Some(d),
+            ),
+            ApiError::QueueExists(d) => (
+                StatusCode::CONFLICT,
+                C::QueueExists,
+                "queue already exists",
+                Some(d),
+            ),
+            ApiError::TopicExists(d) => (
+                StatusCode::CONFLICT,
+                C::TopicExists,
+                "topic already exists",
+                Some(d),
+            ),
+            ApiError::SubscriptionExists(d) => (
+                StatusCode::CONFLICT,
+                C::SubscriptionExists,
+                "subscription already exists",
+                Some(d),
+            ),
+            ApiError::NoRoute => (StatusCode::NOT_FOUND, C::Malformed, "no such route", None),
             ApiError::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
-                body(2, "method not allowed", None),
+                C::Malformed,
+                "method not allowed",
+                None,
             ),
             ApiError::Unavailable(d) => {
                 tracing::error!(error = %d, "database unavailable");
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
-                    body(1, "database unavailable", None),
+                    C::Internal,
+                    "database unavailable",
+                    None,
                 )
             }
             ApiError::Internal(d) => {
                 tracing::error!(error = %d, "internal error");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    body(1, "internal server error", None),
+                    C::Internal,
+                    "internal server error",
+                    None,
                 )
             }
-        }
+        };
+        let body = ErrorResponse {
+            code: code as u8,
+            message: message.to_owned(),
+            details,
+        };
+        (status, body)
     }
 }
 
@@ -117,17 +194,13 @@ impl From<tokio_postgres::Error> for ApiError {
         let details = db.message().to_owned();
         match (db.code().code(), db.table()) {
             (code, _) if code.starts_with("22") => ApiError::Invalid(details),
-            ("P0002", Some("queues")) => ApiError::NotFound(5, "queue not found", details),
-            ("P0002", Some("messages")) => ApiError::NotFound(6, "message not found", details),
-            ("P0002", Some("topics")) => ApiError::NotFound(8, "topic not found", details),
-            ("P0002", Some("subscriptions")) => {
-                ApiError::NotFound(10, "subscription not found", details)
-            }
-            ("23505", Some("queues")) => ApiError::Exists(4, "queue already exists", details),
-            ("23505", Some("topics")) => ApiError::Exists(7, "topic already exists", details),
-            ("23505", Some("subscriptions")) => {
-                ApiError::Exists(9, "subscription already exists", details)
-            }
+            ("P0002", Some("queues")) => ApiError::QueueNotFound(details),
+            ("P0002", Some("messages")) => ApiError::MessageNotFound(details),
+            ("P0002", Some("topics")) => ApiError::TopicNotFound(details),
+            ("P0002", Some("subscriptions")) => ApiError::SubscriptionNotFound(details),
+            ("23505", Some("queues")) => ApiError::QueueExists(details),
+            ("23505", Some("topics")) => ApiError::TopicExists(details),
+            ("23505", Some("subscriptions")) => ApiError::SubscriptionExists(details),
             (code, _) => ApiError::Internal(format!("{code}: {details}")),
         }
     }

@@ -29,7 +29,7 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
     let metrics = Arc::new(Metrics::new().map_err(|e| format!("metrics: {e}"))?);
     let state = AppState {
         pool: pool.clone(),
-        max_messages: args.queue_max_number_of_messages.max(1),
+        max_messages: args.queue_max_number_of_messages,
         metrics: Arc::clone(&metrics),
     };
     let api_listener = bind(&args.server_host, args.server_port).await?;
@@ -53,7 +53,7 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
     let api_server = tokio::spawn(serve_api(
         api_listener,
         app(state, args.server_max_body_bytes),
-        Duration::from_secs(args.server_read_header_timeout_seconds.max(1)),
+        Duration::from_secs(args.server_read_header_timeout_seconds),
         stopped,
     ));
 

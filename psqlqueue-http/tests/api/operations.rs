@@ -325,3 +325,50 @@ async fn served_routes_and_documented_routes_are_the_same() {
         .expect("receive documents limit");
     assert_eq!(limit["in"], "query");
 }
+
+/// Settings out of range are refused at start-up with a message naming them, not clamped.
+#[tokio::test]
+async fn out_of_range_settings_are_refused_at_start() {
+    let db = TestDb::new().await;
+    for (name, value, needle) in [
+        (
+            "PSQLQUEUE_QUEUE_MAX_NUMBER_OF_MESSAGES",
+            "0",
+            "queue-max-number-of-messages",
+        ),
+        (
+            "PSQLQUEUE_QUEUE_MAX_NUMBER_OF_MESSAGES",
+            "1001",
+            "queue-max-number-of-messages",
+        ),
+        ("PSQLQUEUE_DATABASE_MAX_CONNS", "0", "database-max-conns"),
+        (
+            "PSQLQUEUE_SERVER_READ_HEADER_TIMEOUT_SECONDS",
+            "0",
+            "server-read-header-timeout-seconds",
+        ),
+        ("PSQLQUEUE_SWEEP_BATCH", "100001", "sweep-batch"),
+        (
+            "PSQLQUEUE_DATABASE_MIN_CONNS",
+            "17",
+            "PSQLQUEUE_DATABASE_MIN_CONNS (17) exceeds",
+        ),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_psqlqueue"))
+            .arg("server")
+            .env("PSQLQUEUE_DATABASE_URL", db.url())
+            .env("PSQLQUEUE_SERVER_PORT", "0")
+            .env("PSQLQUEUE_METRICS_PORT", "0")
+            .env(name, value)
+            .output()
+            .expect("run the server");
+        assert!(!output.status.success(), "{name}={value} was accepted");
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stderr),
+            String::from_utf8_lossy(&output.stdout)
+        );
+        assert!(said.contains(needle), "{name}={value}: {said}");
+    }
+    db.drop_db().await;
+}
