@@ -1,5 +1,6 @@
 //! The routers: the v1 API (with docs) and the metrics server.
 
+use crate::access_log;
 use crate::error::ApiError;
 use crate::metrics;
 use crate::openapi::ApiDoc;
@@ -7,8 +8,9 @@ use crate::routes::{health, messages, queues, subscriptions, topics};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::Request;
-use axum::middleware::from_fn_with_state;
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use std::any::Any;
@@ -25,7 +27,11 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
     api
         // Our error body for a known path with another method; axum still sets `Allow`.
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .route_layer(from_fn_with_state(state.clone(), metrics::track))
+        .route_layer(from_fn_with_state(
+            std::sync::Arc::clone(&state.metrics),
+            metrics::record,
+        ))
+        .route_layer(from_fn(access_log::log))
         .merge(SwaggerUi::new("/v1/swagger").url("/v1/openapi.json", openapi))
         .fallback(|| async { ApiError::NoRoute })
         .layer(DefaultBodyLimit::max(max_body_bytes))
@@ -68,25 +74,15 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
 /// The metrics router: Prometheus text at `/` and `/metrics`.
 pub fn metrics_app(state: AppState) -> Router {
     Router::new()
-        .route("/", get(metrics::scrape))
-        .route("/metrics", get(metrics::scrape))
+        .route("/", get(scrape))
+        .route("/metrics", get(scrape))
         .with_state(state)
 }
 
-/// Drops a trailing slash (`/v1/queues/q/messages/?limit=1` is the walkthrough's own call),
-/// except under the Swagger UI, whose directory URL needs it.
-pub fn trim_trailing_slash<B>(mut request: Request<B>) -> Request<B> {
-    let path = request.uri().path();
-    if path.len() > 1 && path.ends_with('/') && !path.starts_with("/v1/swagger") {
-        let trimmed = path.trim_end_matches('/');
-        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
-        let rewritten = match request.uri().query() {
-            Some(query) => format!("{trimmed}?{query}"),
-            None => trimmed.to_owned(),
-        };
-        if let Ok(uri) = rewritten.parse() {
-            *request.uri_mut() = uri;
-        }
-    }
-    request
+/// Every metric in Prometheus' text format, refreshed from the pool and the database.
+async fn scrape(
+    State(state): State<AppState>,
+) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    let body = state.metrics.render(&state.db).await;
+    ([(CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

@@ -2,6 +2,7 @@
 //! `psqlqueue migrate` creates or updates the extension; `psqlqueue server` serves the v1 API
 //! and sweeps expired messages.
 
+mod access_log;
 mod app;
 mod config;
 mod db;
@@ -12,6 +13,7 @@ mod models;
 mod openapi;
 mod routes;
 mod server;
+mod startup;
 mod state;
 mod sweeper;
 
@@ -43,8 +45,8 @@ async fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            tracing::error!("{message}");
+        Err(error) => {
+            tracing::error!("{error}");
             ExitCode::FAILURE
         }
     }

@@ -2,7 +2,7 @@
 //! ticks and deletions; and per-queue depth from one `psqlqueue.queue_metrics()` call, cached
 //! for a few seconds so frequent scrapes of many queues stay cheap.
 
-use crate::state::AppState;
+use crate::db::Db;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -10,6 +10,7 @@ use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
 };
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
@@ -164,12 +165,12 @@ impl Metrics {
         self.swept.inc_by(swept);
     }
 
-    async fn refresh_queues(&self, state: &AppState) {
+    async fn refresh_queues(&self, db: &Db) {
         let mut refreshed = self.queues_refreshed.lock().await;
         if refreshed.is_some_and(|at| at.elapsed() < QUEUE_REFRESH) {
             return;
         }
-        match state
+        match db
             .query("SELECT * FROM psqlqueue.queue_metrics()", &[])
             .await
         {
@@ -195,13 +196,13 @@ impl Metrics {
     }
 
     /// The text exposition of every metric, refreshing what is read at scrape time.
-    pub async fn render(&self, state: &AppState) -> String {
-        let status = state.pool.status();
+    pub async fn render(&self, db: &Db) -> String {
+        let status = db.status();
         self.pool_size.set(status.size as i64);
         self.pool_available.set(status.available as i64);
         self.pool_max.set(status.max_size as i64);
         self.pool_waiting.set(status.waiting as i64);
-        self.refresh_queues(state).await;
+        self.refresh_queues(db).await;
         let mut buffer = Vec::new();
         if let Err(err) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
             tracing::error!(error = %err, "metrics encoding failed");
@@ -210,36 +211,21 @@ impl Metrics {
     }
 }
 
-/// Middleware: times each routed request, counts it and logs it as one JSON line.
-pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Middleware: counts every routed request by method, matched route and status, with its
+/// latency. (The access log is its own middleware, `access_log::log`.)
+pub async fn record(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let response = next.run(request).await;
-    let seconds = started.elapsed().as_secs_f64();
-    let status = response.status();
-    state
-        .metrics
-        .observe(method.as_str(), &route, status.as_str(), seconds);
-    tracing::info!(method = %method, path = %path, route = %route, status = status.as_u16(),
-                   latency_ms = seconds * 1000.0, "request");
+    metrics.observe(
+        method.as_str(),
+        &route,
+        response.status().as_str(),
+        started.elapsed().as_secs_f64(),
+    );
     response
-}
-
-/// Handler for the metrics server's `/` and `/metrics`.
-pub async fn scrape(
-    State(state): State<AppState>,
-) -> ([(axum::http::HeaderName, &'static str); 1], String) {
-    let body = state.metrics.render(&state).await;
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
-        )],
-        body,
-    )
 }

@@ -1,13 +1,15 @@
 //! Serving: the API with a header read timeout and graceful shutdown, the metrics server and
 //! the sweeper of expired messages.
 
-use crate::app::{app, metrics_app, trim_trailing_slash};
+use crate::app::{app, metrics_app};
 use crate::config::ServerArgs;
 use crate::db;
 use crate::metrics::Metrics;
+use crate::startup::StartupError;
 use crate::state::AppState;
 use crate::sweeper;
 use axum::Router;
+use axum::http::Request;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -24,11 +26,11 @@ const DRAIN: Duration = Duration::from_secs(30);
 
 /// Runs both servers and the sweeper until SIGINT or SIGTERM, then drains requests, lets the
 /// sweeper finish its batch and closes the pool.
-pub async fn run(args: ServerArgs) -> Result<(), String> {
-    let pool = db::connect(&args.database).await?;
-    let metrics = Arc::new(Metrics::new().map_err(|e| format!("metrics: {e}"))?);
+pub async fn run(args: ServerArgs) -> Result<(), StartupError> {
+    let db = db::connect(&args.database).await?;
+    let metrics = Arc::new(Metrics::new().map_err(StartupError::Metrics)?);
     let state = AppState {
-        pool: pool.clone(),
+        db: db.clone(),
         max_messages: args.queue_max_number_of_messages,
         metrics: Arc::clone(&metrics),
     };
@@ -38,7 +40,7 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
     tracing::info!(host = %args.metrics_host, port = args.metrics_port, "metrics server starting");
 
     let (stop, stopped) = watch::channel(false);
-    let sweeper = sweeper::spawn(pool.clone(), metrics, &args.sweep, stopped.clone());
+    let sweeper = sweeper::spawn(db.pool().clone(), metrics, &args.sweep, stopped.clone());
     let metrics_server = {
         let mut stopped = stopped.clone();
         let router = metrics_app(state.clone());
@@ -65,15 +67,19 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
     if let Some(sweeper) = sweeper {
         let _ = sweeper.await;
     }
-    pool.close();
+    db.close();
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn bind(host: &str, port: u16) -> Result<TcpListener, String> {
+async fn bind(host: &str, port: u16) -> Result<TcpListener, StartupError> {
     TcpListener::bind((host, port))
         .await
-        .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))
+        .map_err(|source| StartupError::Bind {
+            host: host.to_owned(),
+            port,
+            source,
+        })
 }
 
 /// Accepts connections until told to stop, then waits (at most [`DRAIN`]) for the open ones.
@@ -142,4 +148,22 @@ async fn shutdown_signal() {
         _ = interrupt => {},
         _ = terminate => {},
     }
+}
+
+/// Drops a trailing slash (`/v1/queues/q/messages/?limit=1` is the walkthrough's own call),
+/// except under the Swagger UI, whose directory URL needs it.
+pub fn trim_trailing_slash<B>(mut request: Request<B>) -> Request<B> {
+    let path = request.uri().path();
+    if path.len() > 1 && path.ends_with('/') && !path.starts_with("/v1/swagger") {
+        let trimmed = path.trim_end_matches('/');
+        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+        let rewritten = match request.uri().query() {
+            Some(query) => format!("{trimmed}?{query}"),
+            None => trimmed.to_owned(),
+        };
+        if let Ok(uri) = rewritten.parse() {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
 }

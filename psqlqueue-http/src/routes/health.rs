@@ -20,7 +20,7 @@ pub async fn healthz_v1(State(state): State<AppState>) -> Result<Json<HealthResp
 
 async fn check(state: &AppState) -> Result<Json<HealthResponse>, ApiError> {
     // Whatever fails here (no connection, database gone) means the database does not answer.
-    match state.query_one("SELECT 1", &[]).await {
+    match state.db.query_one("SELECT 1", &[]).await {
         Ok(_) => Ok(Json(HealthResponse { success: true })),
         Err(err) => Err(ApiError::Unavailable(format!("{err:?}"))),
     }

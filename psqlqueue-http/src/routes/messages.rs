@@ -19,6 +19,7 @@ pub async fn send(
     ApiJson(req): ApiJson<MessageRequest>,
 ) -> Result<(StatusCode, Json<MessageCreatedResponse>), ApiError> {
     let row = state
+        .db
         .query_one(
             "SELECT psqlqueue.send($1, $2, $3, $4)",
             &[&queue, &req.body, &req.label, &req.attributes_json()],
@@ -40,6 +41,7 @@ pub async fn receive(
 ) -> Result<Json<MessageListResponse>, ApiError> {
     let limit = params.limit.unwrap_or(10).min(state.max_messages);
     let rows = state
+        .db
         .query(
             "SELECT id, queue_id, label, body, attributes, delivery_attempts, created_at
                FROM psqlqueue.receive($1, $2, $3)",
@@ -60,6 +62,7 @@ pub async fn ack(
     Path((queue, message)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     state
+        .db
         .query("SELECT psqlqueue.ack($1, $2)", &[&queue, &message])
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -86,6 +89,7 @@ pub async fn nack(
         .or(query.visibility_timeout_seconds)
         .unwrap_or(0);
     state
+        .db
         .query(
             "SELECT psqlqueue.nack($1, $2, $3)",
             &[&queue, &message, &timeout],

@@ -16,6 +16,7 @@ pub async fn create(
     ApiJson(req): ApiJson<QueueRequest>,
 ) -> Result<(StatusCode, Json<QueueResponse>), ApiError> {
     let row = state
+        .db
         .query_one(
             "SELECT * FROM psqlqueue.create_queue($1, $2, $3, $4)",
             &[
@@ -38,6 +39,7 @@ pub async fn list(
 ) -> Result<Json<Page<QueueResponse>>, ApiError> {
     Ok(Json(
         state
+            .db
             .page("SELECT * FROM psqlqueue.list_queues($1, $2)", &page)
             .await?,
     ))
@@ -51,6 +53,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<QueueResponse>, ApiError> {
     let row = state
+        .db
         .query_one("SELECT * FROM psqlqueue.get_queue($1)", &[&id])
         .await?;
     Ok(Json(QueueResponse::from(&row)))
@@ -65,6 +68,7 @@ pub async fn update(
     ApiJson(req): ApiJson<QueueUpdateRequest>,
 ) -> Result<Json<QueueResponse>, ApiError> {
     let row = state
+        .db
         .query_one(
             "SELECT * FROM psqlqueue.update_queue($1, $2, $3, $4)",
             &[
@@ -86,6 +90,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state
+        .db
         .query("SELECT psqlqueue.delete_queue($1)", &[&id])
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -99,6 +104,7 @@ pub async fn stats(
     Path(id): Path<String>,
 ) -> Result<Json<QueueStatsResponse>, ApiError> {
     let row = state
+        .db
         .query_one("SELECT * FROM psqlqueue.queue_stats($1)", &[&id])
         .await?;
     Ok(Json(QueueStatsResponse {
@@ -115,6 +121,7 @@ pub async fn purge(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state
+        .db
         .query("SELECT psqlqueue.purge_queue($1)", &[&id])
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -128,6 +135,7 @@ pub async fn cleanup(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state
+        .db
         .query("SELECT psqlqueue.cleanup_queue($1)", &[&id])
         .await?;
     Ok(StatusCode::NO_CONTENT)

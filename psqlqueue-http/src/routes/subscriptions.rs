@@ -15,6 +15,7 @@ pub async fn create(
     ApiJson(req): ApiJson<SubscriptionRequest>,
 ) -> Result<(StatusCode, Json<SubscriptionResponse>), ApiError> {
     let row = state
+        .db
         .query_one(
             "SELECT * FROM psqlqueue.create_subscription($1, $2, $3, $4)",
             &[&req.id, &req.topic_id, &req.queue_id, &req.message_filters],
@@ -32,6 +33,7 @@ pub async fn list(
 ) -> Result<Json<Page<SubscriptionResponse>>, ApiError> {
     Ok(Json(
         state
+            .db
             .page("SELECT * FROM psqlqueue.list_subscriptions($1, $2)", &page)
             .await?,
     ))
@@ -45,6 +47,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<SubscriptionResponse>, ApiError> {
     let row = state
+        .db
         .query_one("SELECT * FROM psqlqueue.get_subscription($1)", &[&id])
         .await?;
     Ok(Json(SubscriptionResponse::from(&row)))
@@ -58,6 +61,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state
+        .db
         .query("SELECT psqlqueue.delete_subscription($1)", &[&id])
         .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -16,6 +16,7 @@ pub async fn create(
     ApiJson(req): ApiJson<TopicRequest>,
 ) -> Result<(StatusCode, Json<TopicResponse>), ApiError> {
     let row = state
+        .db
         .query_one("SELECT * FROM psqlqueue.create_topic($1)", &[&req.id])
         .await?;
     Ok((StatusCode::CREATED, Json(TopicResponse::from(&row))))
@@ -30,6 +31,7 @@ pub async fn list(
 ) -> Result<Json<Page<TopicResponse>>, ApiError> {
     Ok(Json(
         state
+            .db
             .page("SELECT * FROM psqlqueue.list_topics($1, $2)", &page)
             .await?,
     ))
@@ -43,6 +45,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<TopicResponse>, ApiError> {
     let row = state
+        .db
         .query_one("SELECT * FROM psqlqueue.get_topic($1)", &[&id])
         .await?;
     Ok(Json(TopicResponse::from(&row)))
@@ -56,6 +59,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state
+        .db
         .query("SELECT psqlqueue.delete_topic($1)", &[&id])
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -71,6 +75,7 @@ pub async fn publish(
     ApiJson(req): ApiJson<MessageRequest>,
 ) -> Result<(StatusCode, Json<PublishResponse>), ApiError> {
     let row = state
+        .db
         .query_one(
             "SELECT psqlqueue.publish($1, $2, $3, $4)",
             &[&topic, &req.body, &req.attributes_json(), &req.label],
