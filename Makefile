@@ -36,8 +36,10 @@ stop:
 
 # BENCH_STARTED: the report's run time then includes the release builds.
 bench: setup
+	@bash scripts/bench-setup.sh
 	@export BENCH_STARTED=$$(date +%s); bash scripts/install-ext.sh --release && bash bench/run.sh
 
 bench-soak: setup
+	@bash scripts/bench-setup.sh
 	@bash scripts/install-ext.sh --release
 	@bash bench/soak.sh

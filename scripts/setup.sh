@@ -25,7 +25,9 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # --- 1. Debian packages ------------------------------------------------------------------
 missing=()
-for p in ca-certificates build-essential pkg-config libssl-dev libclang-dev clang sudo gnuplot-nox wrk; do
+# Only what building and testing need; the benchmarks' tools come with `make bench`
+# (scripts/bench-setup.sh).
+for p in ca-certificates build-essential pkg-config libssl-dev libclang-dev clang sudo; do
   [ -n "$(pkg_version "$p")" ] || missing+=("$p")
 done
 server="$(pkg_version "postgresql-${PG_MAJOR}")"

@@ -6,7 +6,7 @@ use axum::response::Response;
 use std::time::Instant;
 
 /// Middleware: logs method, path, matched route, status and latency once the response is ready.
-pub async fn log(request: Request, next: Next) -> Response {
+pub(crate) async fn log(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();

@@ -22,7 +22,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 /// The API router; `max_body_bytes` bounds every request body (413 beyond). The OpenAPI
 /// document it serves comes from the same declarations as its routes ([`api_routes`]).
-pub fn app(state: AppState, max_body_bytes: usize) -> Router {
+pub(crate) fn app(state: AppState, max_body_bytes: usize) -> Router {
     let (api, openapi) = api_routes().split_for_parts();
     api
         // Our error body for a known path with another method; axum still sets `Allow`.
@@ -42,7 +42,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
 /// Every API route, declared once: each handler's `#[utoipa::path]` gives its method and path
 /// to both the router and the OpenAPI document, so the two cannot disagree. Handlers of one
 /// path share a `routes!`.
-pub fn api_routes() -> OpenApiRouter<AppState> {
+pub(crate) fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::healthz_v1))
@@ -72,7 +72,7 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
 }
 
 /// The metrics router: Prometheus text at `/` and `/metrics`.
-pub fn metrics_app(state: AppState) -> Router {
+pub(crate) fn metrics_app(state: AppState) -> Router {
     Router::new()
         .route("/", get(scrape))
         .route("/metrics", get(scrape))

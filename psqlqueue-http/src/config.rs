@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 /// psqlqueue: a message queue inside PostgreSQL, over HTTP.
 #[derive(Debug, Parser)]
 #[command(name = "psqlqueue", version, about)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Log level: error, warn, info, debug or trace.
     #[arg(
         long,
@@ -21,7 +21,7 @@ pub struct Cli {
 
 /// What to run.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Create the psqlqueue extension in the database, or update it to the installed version.
     Migrate(DatabaseArgs),
     /// Serve the REST API, and Prometheus metrics on a second port.
@@ -30,7 +30,7 @@ pub enum Command {
 
 /// Where the database is and how many connections to keep.
 #[derive(Debug, Clone, Args)]
-pub struct DatabaseArgs {
+pub(crate) struct DatabaseArgs {
     /// PostgreSQL URL, e.g. postgres://user:password@host:5432/db?sslmode=disable.
     #[arg(long, env = "PSQLQUEUE_DATABASE_URL")]
     pub database_url: String,
@@ -54,7 +54,7 @@ pub struct DatabaseArgs {
 
 /// The API and metrics servers.
 #[derive(Debug, Clone, Args)]
-pub struct ServerArgs {
+pub(crate) struct ServerArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
     /// Address the API listens on.
@@ -95,7 +95,7 @@ pub struct ServerArgs {
 
 /// The sweeper: how often this sidecar asks the extension to delete expired messages.
 #[derive(Debug, Clone, Args)]
-pub struct SweepArgs {
+pub(crate) struct SweepArgs {
     /// Seconds between sweeps of expired messages (0 disables the sweeper). Several sidecars
     /// (and the extension's background worker) may all sweep: one at a time does the work.
     #[arg(

@@ -12,28 +12,28 @@ use tokio_postgres::{NoTls, Row};
 
 /// The pool, with the helpers that run one statement on a pooled connection.
 #[derive(Clone, Debug)]
-pub struct Db {
+pub(crate) struct Db {
     pool: Pool,
 }
 
 impl Db {
     /// The pool itself, for work that holds one connection across statements (the sweeper).
-    pub fn pool(&self) -> &Pool {
+    pub(crate) fn pool(&self) -> &Pool {
         &self.pool
     }
 
     /// The pool's size, idle connections and waiters, for the metrics.
-    pub fn status(&self) -> Status {
+    pub(crate) fn status(&self) -> Status {
         self.pool.status()
     }
 
     /// Closes the pool: connections in use close when they are returned.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         self.pool.close();
     }
 
     /// Runs one statement (prepared once per connection) and returns its rows.
-    pub async fn query(
+    pub(crate) async fn query(
         &self,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
@@ -44,7 +44,7 @@ impl Db {
     }
 
     /// Runs one statement that returns exactly one row.
-    pub async fn query_one(
+    pub(crate) async fn query_one(
         &self,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
@@ -55,7 +55,7 @@ impl Db {
     }
 
     /// Runs a list function (`$1` offset, `$2` limit) for one page, defaults applied.
-    pub async fn page<T: for<'r> From<&'r Row>>(
+    pub(crate) async fn page<T: for<'r> From<&'r Row>>(
         &self,
         sql: &str,
         params: &PageParams,
@@ -72,7 +72,7 @@ impl Db {
 
 /// Builds the pool and opens `database_min_conns` connections, so the first requests do not
 /// pay for connecting and a wrong URL fails at start-up.
-pub async fn connect(args: &DatabaseArgs) -> Result<Db, StartupError> {
+pub(crate) async fn connect(args: &DatabaseArgs) -> Result<Db, StartupError> {
     let config =
         tokio_postgres::Config::from_str(&args.database_url).map_err(StartupError::DatabaseUrl)?;
     let manager = Manager::from_config(
@@ -100,7 +100,7 @@ pub async fn connect(args: &DatabaseArgs) -> Result<Db, StartupError> {
 }
 
 /// Creates the extension, or updates it to the version installed on the server.
-pub async fn migrate(args: &DatabaseArgs) -> Result<(), StartupError> {
+pub(crate) async fn migrate(args: &DatabaseArgs) -> Result<(), StartupError> {
     let db = connect(args).await?;
     let client = db.pool.get().await.map_err(StartupError::Connect)?;
     let result = client

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 /// The original psqlqueue's error codes, as they appear in the body's `code`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
-pub enum ErrorCode {
+pub(crate) enum ErrorCode {
     /// The server failed (500), or the database is unreachable (503).
     Internal = 1,
     /// The request could not be read, or no route has it.
@@ -28,7 +28,7 @@ pub enum ErrorCode {
 
 /// The error body.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorResponse {
+pub(crate) struct ErrorResponse {
     /// 1 internal, 2 malformed request, 3 validation failed, 4 queue exists, 5 queue not found,
     /// 6 message not found, 7 topic exists, 8 topic not found, 9 subscription exists,
     /// 10 subscription not found.
@@ -41,7 +41,7 @@ pub struct ErrorResponse {
 /// Everything a handler can fail with; the `String`s are the details sent (logged, for the
 /// 5xx ones).
 #[derive(Debug)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     /// The request could not be read (bad JSON, bad query string).
     Malformed(String),
     /// The request was read but breaks a rule.

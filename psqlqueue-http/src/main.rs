@@ -2,6 +2,12 @@
 //! `psqlqueue migrate` creates or updates the extension; `psqlqueue server` serves the v1 API
 //! and sweeps expired messages.
 
+// The sidecar needs no unsafe code and must not panic on input; items are visible only within
+// the crate (a binary has no public API).
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![warn(unreachable_pub)]
+
 mod access_log;
 mod app;
 mod config;

@@ -19,7 +19,7 @@ const QUEUE_REFRESH: Duration = Duration::from_secs(5);
 
 /// The registry and every metric the sidecar exports.
 #[derive(Debug)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
@@ -36,7 +36,7 @@ pub struct Metrics {
 
 /// How a sweeper tick ended: the `outcome` label of `psqlqueue_sweep_ticks_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SweepOutcome {
+pub(crate) enum SweepOutcome {
     /// Batches ran until one came back short (possibly with nothing to delete).
     Swept,
     /// Another session (sidecar or the extension's worker) held the sweeper lock.
@@ -47,11 +47,11 @@ pub enum SweepOutcome {
 
 impl SweepOutcome {
     /// Every outcome, so each series exists (at 0) from the first scrape.
-    pub const ALL: [SweepOutcome; 3] =
+    pub(crate) const ALL: [SweepOutcome; 3] =
         [SweepOutcome::Swept, SweepOutcome::Busy, SweepOutcome::Error];
 
     /// The label value.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             SweepOutcome::Swept => "swept",
             SweepOutcome::Busy => "busy",
@@ -62,7 +62,7 @@ impl SweepOutcome {
 
 impl Metrics {
     /// Creates and registers the metrics.
-    pub fn new() -> Result<Metrics, prometheus::Error> {
+    pub(crate) fn new() -> Result<Metrics, prometheus::Error> {
         let registry = Registry::new();
         let labels = &["method", "route", "status"];
         let requests = IntCounterVec::new(
@@ -151,14 +151,14 @@ impl Metrics {
     }
 
     /// Counts one finished request.
-    pub fn observe(&self, method: &str, route: &str, status: &str, seconds: f64) {
+    pub(crate) fn observe(&self, method: &str, route: &str, status: &str, seconds: f64) {
         let labels = [method, route, status];
         self.requests.with_label_values(&labels).inc();
         self.latency.with_label_values(&labels).observe(seconds);
     }
 
     /// Counts one sweeper tick and the messages it deleted.
-    pub fn observe_sweep(&self, outcome: SweepOutcome, swept: u64) {
+    pub(crate) fn observe_sweep(&self, outcome: SweepOutcome, swept: u64) {
         self.sweep_ticks
             .with_label_values(&[outcome.as_str()])
             .inc();
@@ -196,7 +196,7 @@ impl Metrics {
     }
 
     /// The text exposition of every metric, refreshing what is read at scrape time.
-    pub async fn render(&self, db: &Db) -> String {
+    pub(crate) async fn render(&self, db: &Db) -> String {
         let status = db.status();
         self.pool_size.set(status.size as i64);
         self.pool_available.set(status.available as i64);
@@ -213,7 +213,11 @@ impl Metrics {
 
 /// Middleware: counts every routed request by method, matched route and status, with its
 /// latency. (The access log is its own middleware, `access_log::log`.)
-pub async fn record(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
+pub(crate) async fn record(
+    State(metrics): State<Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let route = request

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 
 /// A new queue.
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct QueueRequest {
+pub(crate) struct QueueRequest {
     #[schema(example = "my-new-queue")]
     pub id: String,
     #[schema(example = 30)]
@@ -25,7 +25,7 @@ pub struct QueueRequest {
 
 /// New settings for a queue.
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct QueueUpdateRequest {
+pub(crate) struct QueueUpdateRequest {
     pub ack_deadline_seconds: i32,
     pub message_retention_seconds: i32,
     #[serde(default)]
@@ -34,7 +34,7 @@ pub struct QueueUpdateRequest {
 
 /// A queue.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct QueueResponse {
+pub(crate) struct QueueResponse {
     pub id: String,
     pub ack_deadline_seconds: i32,
     pub message_retention_seconds: i32,
@@ -58,7 +58,7 @@ impl From<&Row> for QueueResponse {
 
 /// Queue statistics.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct QueueStatsResponse {
+pub(crate) struct QueueStatsResponse {
     /// Messages deliverable now.
     pub num_undelivered_messages: i64,
     /// Age in seconds of the oldest deliverable message (0 when none).
@@ -67,7 +67,7 @@ pub struct QueueStatsResponse {
 
 /// A new message.
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct MessageRequest {
+pub(crate) struct MessageRequest {
     #[schema(example = "message body")]
     pub body: String,
     #[schema(example = "my-label")]
@@ -77,7 +77,7 @@ pub struct MessageRequest {
 
 impl MessageRequest {
     /// The attributes as the SQL functions take them: NULL when absent.
-    pub fn attributes_json(&self) -> Option<Value> {
+    pub(crate) fn attributes_json(&self) -> Option<Value> {
         self.attributes.as_ref().map(|a| {
             Value::Object(
                 a.iter()
@@ -90,14 +90,14 @@ impl MessageRequest {
 
 /// The id of a message just sent.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct MessageCreatedResponse {
+pub(crate) struct MessageCreatedResponse {
     #[schema(example = "01HJVRCQVAD9VBT10MCS74T0EN")]
     pub id: String,
 }
 
 /// A received message.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct MessageResponse {
+pub(crate) struct MessageResponse {
     pub id: String,
     pub queue_id: String,
     pub label: Option<String>,
@@ -124,7 +124,7 @@ impl From<&Row> for MessageResponse {
 
 /// Received messages.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct MessageListResponse {
+pub(crate) struct MessageListResponse {
     pub data: Vec<MessageResponse>,
     pub limit: i32,
 }
@@ -132,7 +132,7 @@ pub struct MessageListResponse {
 /// Receive parameters.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct ReceiveParams {
+pub(crate) struct ReceiveParams {
     /// Only messages with this label.
     pub label: Option<String>,
     /// At most this many messages (default 10, capped at PSQLQUEUE_QUEUE_MAX_NUMBER_OF_MESSAGES).
@@ -142,21 +142,21 @@ pub struct ReceiveParams {
 /// Nack parameters: the body or the query string may carry the timeout (default 0).
 #[derive(Debug, Default, Deserialize, ToSchema, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct NackRequest {
+pub(crate) struct NackRequest {
     /// Seconds before the message is deliverable again (0..43200).
     pub visibility_timeout_seconds: Option<i32>,
 }
 
 /// A new topic.
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct TopicRequest {
+pub(crate) struct TopicRequest {
     #[schema(example = "orders")]
     pub id: String,
 }
 
 /// A topic.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct TopicResponse {
+pub(crate) struct TopicResponse {
     pub id: String,
     pub created_at: DateTime<Utc>,
 }
@@ -172,14 +172,14 @@ impl From<&Row> for TopicResponse {
 
 /// What a publish reached.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct PublishResponse {
+pub(crate) struct PublishResponse {
     /// Number of queues the message was delivered to (0 when no subscription matched).
     pub delivered: i32,
 }
 
 /// A new subscription.
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct SubscriptionRequest {
+pub(crate) struct SubscriptionRequest {
     pub id: String,
     pub topic_id: String,
     pub queue_id: String,
@@ -190,7 +190,7 @@ pub struct SubscriptionRequest {
 
 /// A subscription.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct SubscriptionResponse {
+pub(crate) struct SubscriptionResponse {
     pub id: String,
     pub topic_id: String,
     pub queue_id: String,
@@ -213,7 +213,7 @@ impl From<&Row> for SubscriptionResponse {
 
 /// A page of a list.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Page<T> {
+pub(crate) struct Page<T> {
     pub data: Vec<T>,
     pub offset: i32,
     pub limit: i32,
@@ -222,7 +222,7 @@ pub struct Page<T> {
 /// Pagination parameters.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct PageParams {
+pub(crate) struct PageParams {
     /// Items to skip (default 0).
     pub offset: Option<i32>,
     /// Items to return (default 10, at most 100).
@@ -231,13 +231,13 @@ pub struct PageParams {
 
 impl PageParams {
     /// The offset and limit to query with: defaults applied, limit capped at 100.
-    pub fn resolve(&self) -> (i32, i32) {
+    pub(crate) fn resolve(&self) -> (i32, i32) {
         (self.offset.unwrap_or(0), self.limit.unwrap_or(10).min(100))
     }
 }
 
 /// Health check result.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct HealthResponse {
+pub(crate) struct HealthResponse {
     pub success: bool,
 }

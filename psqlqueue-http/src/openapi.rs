@@ -31,4 +31,4 @@ use utoipa::OpenApi;
         SubscriptionResponse,
     ))
 )]
-pub struct ApiDoc;
+pub(crate) struct ApiDoc;

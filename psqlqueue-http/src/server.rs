@@ -26,7 +26,7 @@ const DRAIN: Duration = Duration::from_secs(30);
 
 /// Runs both servers and the sweeper until SIGINT or SIGTERM, then drains requests, lets the
 /// sweeper finish its batch and closes the pool.
-pub async fn run(args: ServerArgs) -> Result<(), StartupError> {
+pub(crate) async fn run(args: ServerArgs) -> Result<(), StartupError> {
     let db = db::connect(&args.database).await?;
     let metrics = Arc::new(Metrics::new().map_err(StartupError::Metrics)?);
     let state = AppState {
@@ -152,7 +152,7 @@ async fn shutdown_signal() {
 
 /// Drops a trailing slash (`/v1/queues/q/messages/?limit=1` is the walkthrough's own call),
 /// except under the Swagger UI, whose directory URL needs it.
-pub fn trim_trailing_slash<B>(mut request: Request<B>) -> Request<B> {
+pub(crate) fn trim_trailing_slash<B>(mut request: Request<B>) -> Request<B> {
     let path = request.uri().path();
     if path.len() > 1 && path.ends_with('/') && !path.starts_with("/v1/swagger") {
         let trimmed = path.trim_end_matches('/');

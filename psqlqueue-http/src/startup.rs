@@ -5,7 +5,7 @@ use std::fmt;
 
 /// A start-up failure.
 #[derive(Debug)]
-pub enum StartupError {
+pub(crate) enum StartupError {
     /// `PSQLQUEUE_DATABASE_URL` does not parse.
     DatabaseUrl(tokio_postgres::Error),
     /// More connections to open at start than the pool may hold.

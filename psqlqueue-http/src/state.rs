@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 /// Shared application state.
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub(crate) struct AppState {
     pub db: Db,
     /// Cap on a receive's `limit`.
     pub max_messages: i32,

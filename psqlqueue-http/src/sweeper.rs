@@ -24,7 +24,7 @@ const TRY_SWEEP: &str = "SELECT psqlqueue.try_sweep($1)";
 
 /// Starts the sweeper, unless its interval is 0. It stops when `stopped` changes (or its
 /// sender is dropped), after the batch in progress.
-pub fn spawn(
+pub(crate) fn spawn(
     pool: Pool,
     metrics: Arc<Metrics>,
     args: &SweepArgs,

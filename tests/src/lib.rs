@@ -4,6 +4,8 @@
 //! The server is `PSQLQUEUE_TEST_ADMIN_URL` (default: the local server on 127.0.0.1:5432 as
 //! `postgres`); the extension must be installed on it (`make test` does so).
 
+#![forbid(unsafe_code)]
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};

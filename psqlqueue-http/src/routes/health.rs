@@ -7,14 +7,18 @@ use axum::extract::State;
 /// Checks that the database answers.
 #[utoipa::path(get, path = "/healthz", tag = "health-check",
     responses((status = 200, body = HealthResponse), (status = 503, body = ErrorResponse)))]
-pub async fn healthz(State(state): State<AppState>) -> Result<Json<HealthResponse>, ApiError> {
+pub(crate) async fn healthz(
+    State(state): State<AppState>,
+) -> Result<Json<HealthResponse>, ApiError> {
     check(&state).await
 }
 
 /// Checks that the database answers (the same check under the API's prefix).
 #[utoipa::path(get, path = "/v1/healthz", tag = "health-check",
     responses((status = 200, body = HealthResponse), (status = 503, body = ErrorResponse)))]
-pub async fn healthz_v1(State(state): State<AppState>) -> Result<Json<HealthResponse>, ApiError> {
+pub(crate) async fn healthz_v1(
+    State(state): State<AppState>,
+) -> Result<Json<HealthResponse>, ApiError> {
     check(&state).await
 }
 

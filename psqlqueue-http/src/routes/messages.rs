@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 #[utoipa::path(post, path = "/v1/queues/{queue_id}/messages", tag = "messages", request_body = MessageRequest,
     responses((status = 201, body = MessageCreatedResponse), (status = 400, body = ErrorResponse),
               (status = 404, body = ErrorResponse), (status = 413, body = ErrorResponse)))]
-pub async fn send(
+pub(crate) async fn send(
     State(state): State<AppState>,
     Path(queue): Path<String>,
     ApiJson(req): ApiJson<MessageRequest>,
@@ -34,7 +34,7 @@ pub async fn send(
 /// Receives (leases) messages, oldest first.
 #[utoipa::path(get, path = "/v1/queues/{queue_id}/messages", tag = "messages", params(ReceiveParams),
     responses((status = 200, body = MessageListResponse), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
-pub async fn receive(
+pub(crate) async fn receive(
     State(state): State<AppState>,
     Path(queue): Path<String>,
     ApiQuery(params): ApiQuery<ReceiveParams>,
@@ -57,7 +57,7 @@ pub async fn receive(
 /// Acknowledges a message: it is never delivered again.
 #[utoipa::path(put, path = "/v1/queues/{queue_id}/messages/{message_id}/ack", tag = "messages",
     responses((status = 204), (status = 404, body = ErrorResponse)))]
-pub async fn ack(
+pub(crate) async fn ack(
     State(state): State<AppState>,
     Path((queue, message)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
@@ -72,7 +72,7 @@ pub async fn ack(
 #[utoipa::path(put, path = "/v1/queues/{queue_id}/messages/{message_id}/nack", tag = "messages",
     request_body(content = NackRequest, description = "optional"), params(NackRequest),
     responses((status = 204), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
-pub async fn nack(
+pub(crate) async fn nack(
     State(state): State<AppState>,
     Path((queue, message)): Path<(String, String)>,
     ApiQuery(query): ApiQuery<NackRequest>,

@@ -1,7 +1,7 @@
 //! The v1 API's handlers, one SQL function call each.
 
-pub mod health;
-pub mod messages;
-pub mod queues;
-pub mod subscriptions;
-pub mod topics;
+pub(crate) mod health;
+pub(crate) mod messages;
+pub(crate) mod queues;
+pub(crate) mod subscriptions;
+pub(crate) mod topics;

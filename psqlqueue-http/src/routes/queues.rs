@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 /// Creates a queue.
 #[utoipa::path(post, path = "/v1/queues", tag = "queues", request_body = QueueRequest,
     responses((status = 201, body = QueueResponse), (status = 400, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<QueueRequest>,
 ) -> Result<(StatusCode, Json<QueueResponse>), ApiError> {
@@ -33,7 +33,7 @@ pub async fn create(
 /// Lists queues by id.
 #[utoipa::path(get, path = "/v1/queues", tag = "queues", params(PageParams),
     responses((status = 200, body = Page<QueueResponse>), (status = 400, body = ErrorResponse)))]
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<Page<QueueResponse>>, ApiError> {
@@ -48,7 +48,7 @@ pub async fn list(
 /// Gets a queue.
 #[utoipa::path(get, path = "/v1/queues/{queue_id}", tag = "queues",
     responses((status = 200, body = QueueResponse), (status = 404, body = ErrorResponse)))]
-pub async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<QueueResponse>, ApiError> {
@@ -62,7 +62,7 @@ pub async fn get(
 /// Changes a queue's settings.
 #[utoipa::path(put, path = "/v1/queues/{queue_id}", tag = "queues", request_body = QueueUpdateRequest,
     responses((status = 200, body = QueueResponse), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
-pub async fn update(
+pub(crate) async fn update(
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<QueueUpdateRequest>,
@@ -85,7 +85,7 @@ pub async fn update(
 /// Deletes a queue with its messages and subscriptions.
 #[utoipa::path(delete, path = "/v1/queues/{queue_id}", tag = "queues",
     responses((status = 204), (status = 404, body = ErrorResponse)))]
-pub async fn delete(
+pub(crate) async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -99,7 +99,7 @@ pub async fn delete(
 /// Messages deliverable now and the age of the oldest.
 #[utoipa::path(get, path = "/v1/queues/{queue_id}/stats", tag = "queues",
     responses((status = 200, body = QueueStatsResponse), (status = 404, body = ErrorResponse)))]
-pub async fn stats(
+pub(crate) async fn stats(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<QueueStatsResponse>, ApiError> {
@@ -116,7 +116,7 @@ pub async fn stats(
 /// Removes every message of the queue.
 #[utoipa::path(put, path = "/v1/queues/{queue_id}/purge", tag = "queues",
     responses((status = 204), (status = 404, body = ErrorResponse)))]
-pub async fn purge(
+pub(crate) async fn purge(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -130,7 +130,7 @@ pub async fn purge(
 /// Removes the queue's expired messages.
 #[utoipa::path(put, path = "/v1/queues/{queue_id}/cleanup", tag = "queues",
     responses((status = 204), (status = 404, body = ErrorResponse)))]
-pub async fn cleanup(
+pub(crate) async fn cleanup(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 #[utoipa::path(post, path = "/v1/subscriptions", tag = "subscriptions", request_body = SubscriptionRequest,
     responses((status = 201, body = SubscriptionResponse), (status = 400, body = ErrorResponse),
               (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<SubscriptionRequest>,
 ) -> Result<(StatusCode, Json<SubscriptionResponse>), ApiError> {
@@ -27,7 +27,7 @@ pub async fn create(
 /// Lists subscriptions by id.
 #[utoipa::path(get, path = "/v1/subscriptions", tag = "subscriptions", params(PageParams),
     responses((status = 200, body = Page<SubscriptionResponse>), (status = 400, body = ErrorResponse)))]
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<Page<SubscriptionResponse>>, ApiError> {
@@ -42,7 +42,7 @@ pub async fn list(
 /// Gets a subscription.
 #[utoipa::path(get, path = "/v1/subscriptions/{subscription_id}", tag = "subscriptions",
     responses((status = 200, body = SubscriptionResponse), (status = 404, body = ErrorResponse)))]
-pub async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<SubscriptionResponse>, ApiError> {
@@ -56,7 +56,7 @@ pub async fn get(
 /// Deletes a subscription.
 #[utoipa::path(delete, path = "/v1/subscriptions/{subscription_id}", tag = "subscriptions",
     responses((status = 204), (status = 404, body = ErrorResponse)))]
-pub async fn delete(
+pub(crate) async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {

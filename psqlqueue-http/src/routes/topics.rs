@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 /// Creates a topic.
 #[utoipa::path(post, path = "/v1/topics", tag = "topics", request_body = TopicRequest,
     responses((status = 201, body = TopicResponse), (status = 400, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<TopicRequest>,
 ) -> Result<(StatusCode, Json<TopicResponse>), ApiError> {
@@ -25,7 +25,7 @@ pub async fn create(
 /// Lists topics by id.
 #[utoipa::path(get, path = "/v1/topics", tag = "topics", params(PageParams),
     responses((status = 200, body = Page<TopicResponse>), (status = 400, body = ErrorResponse)))]
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<Page<TopicResponse>>, ApiError> {
@@ -40,7 +40,7 @@ pub async fn list(
 /// Gets a topic.
 #[utoipa::path(get, path = "/v1/topics/{topic_id}", tag = "topics",
     responses((status = 200, body = TopicResponse), (status = 404, body = ErrorResponse)))]
-pub async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<TopicResponse>, ApiError> {
@@ -54,7 +54,7 @@ pub async fn get(
 /// Deletes a topic with its subscriptions.
 #[utoipa::path(delete, path = "/v1/topics/{topic_id}", tag = "topics",
     responses((status = 204), (status = 404, body = ErrorResponse)))]
-pub async fn delete(
+pub(crate) async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -69,7 +69,7 @@ pub async fn delete(
 #[utoipa::path(post, path = "/v1/topics/{topic_id}/messages", tag = "topics", request_body = MessageRequest,
     responses((status = 201, body = PublishResponse), (status = 400, body = ErrorResponse),
               (status = 404, body = ErrorResponse), (status = 413, body = ErrorResponse)))]
-pub async fn publish(
+pub(crate) async fn publish(
     State(state): State<AppState>,
     Path(topic): Path<String>,
     ApiJson(req): ApiJson<MessageRequest>,
