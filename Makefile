@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup install fmt-check clippy pgrx-test integration-test test run stop bench bench-soak
+.PHONY: setup install fmt-check clippy machete pgrx-test integration-test test run stop bench bench-soak
 
 setup:             
 	@bash scripts/setup.sh
@@ -16,6 +16,10 @@ fmt-check:
 clippy: setup
 	cargo clippy --workspace --all-targets -- -D warnings
 
+# Dependencies no crate uses.
+machete: setup
+	cargo machete
+
 pgrx-test: setup   
 	@bash scripts/pgrx-test.sh
 
@@ -26,7 +30,7 @@ integration-test: install
 	@bash scripts/preload-cluster.sh start
 	@trap 'bash scripts/preload-cluster.sh stop' EXIT; cargo test -p psqlqueue-tests -p psqlqueue-http
 
-test: setup fmt-check clippy pgrx-test integration-test
+test: setup fmt-check clippy machete pgrx-test integration-test
 
 run: install
 	@bash scripts/run.sh

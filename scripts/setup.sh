@@ -61,6 +61,14 @@ if [ "$have" != "$PGRX_VERSION" ]; then
   cargo install cargo-pgrx --version "=${PGRX_VERSION}" --locked
 fi
 
+# --- 2b. cargo-machete (unused dependencies, checked by make test) --------------------------
+MACHETE_VERSION="${MACHETE_VERSION:-0.9.2}"
+have="$("$CARGO_HOME/bin/cargo-machete" --version 2>/dev/null || true)"
+if [ "$have" != "$MACHETE_VERSION" ]; then
+  say "cargo install cargo-machete --version =${MACHETE_VERSION} --locked (about a minute)"
+  cargo install cargo-machete --version "=${MACHETE_VERSION}" --locked
+fi
+
 # --- 3. cargo pgrx init ----------------------------------------------------------------
 if ! grep -qsF "pg${PG_MAJOR} = \"${PG_CONFIG}\"" "$PGRX_HOME/config.toml"; then
   say "cargo pgrx init --pg${PG_MAJOR} ${PG_CONFIG}"

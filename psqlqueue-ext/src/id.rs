@@ -19,7 +19,7 @@ pub fn ulid() -> String {
             .generate()
             // Only fails when 2^80 ids were made in one millisecond; a fresh random id is
             // still unique, merely not ordered after the previous one.
-            .unwrap_or_else(|_| Ulid::new())
+            .unwrap_or_else(|_| Ulid::generate())
             .to_string()
     })
 }
