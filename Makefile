@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup install fmt-check clippy machete pgrx-test integration-test test run stop bench bench-soak
+.PHONY: setup install fmt-check clippy machete deny pgrx-test integration-test test run stop bench bench-soak
 
 setup:             
 	@bash scripts/setup.sh
@@ -20,6 +20,10 @@ clippy: setup
 machete: setup
 	cargo machete
 
+# Licenses, banned or duplicate crates, sources (deny.toml; advisories need the network).
+deny: setup
+	cargo deny --log-level error check licenses bans sources
+
 pgrx-test: setup   
 	@bash scripts/pgrx-test.sh
 
@@ -30,7 +34,7 @@ integration-test: install
 	@bash scripts/preload-cluster.sh start
 	@trap 'bash scripts/preload-cluster.sh stop' EXIT; cargo test -p psqlqueue-tests -p psqlqueue-http
 
-test: setup fmt-check clippy machete pgrx-test integration-test
+test: setup fmt-check clippy machete deny pgrx-test integration-test
 
 run: install
 	@bash scripts/run.sh

@@ -61,12 +61,18 @@ if [ "$have" != "$PGRX_VERSION" ]; then
   cargo install cargo-pgrx --version "=${PGRX_VERSION}" --locked
 fi
 
-# --- 2b. cargo-machete (unused dependencies, checked by make test) --------------------------
+# --- 2b. cargo-machete and cargo-deny (unused dependencies; licenses, bans, sources) -------
 MACHETE_VERSION="${MACHETE_VERSION:-0.9.2}"
 have="$("$CARGO_HOME/bin/cargo-machete" --version 2>/dev/null || true)"
 if [ "$have" != "$MACHETE_VERSION" ]; then
   say "cargo install cargo-machete --version =${MACHETE_VERSION} --locked (about a minute)"
   cargo install cargo-machete --version "=${MACHETE_VERSION}" --locked
+fi
+DENY_VERSION="${DENY_VERSION:-0.20.2}"
+have="$("$CARGO_HOME/bin/cargo-deny" --version 2>/dev/null | awk '{print $2}' || true)"
+if [ "$have" != "$DENY_VERSION" ]; then
+  say "cargo install cargo-deny --version =${DENY_VERSION} --locked (about 3 minutes)"
+  cargo install cargo-deny --version "=${DENY_VERSION}" --locked
 fi
 
 # --- 3. cargo pgrx init ----------------------------------------------------------------
