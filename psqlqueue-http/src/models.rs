@@ -17,18 +17,17 @@ pub(crate) struct QueueRequest {
     pub ack_deadline_seconds: i32,
     #[schema(example = 604800)]
     pub message_retention_seconds: i32,
-    /// Defaults to 0.
-    #[serde(default)]
+    /// When absent, `psqlqueue.create_queue`'s default (0).
     #[schema(example = 0)]
-    pub delivery_delay_seconds: i32,
+    pub delivery_delay_seconds: Option<i32>,
 }
 
-/// New settings for a queue.
+/// New settings for a queue: all three, as `psqlqueue.update_queue` requires (a missing delay
+/// is an error, not a silent reset to 0).
 #[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct QueueUpdateRequest {
     pub ack_deadline_seconds: i32,
     pub message_retention_seconds: i32,
-    #[serde(default)]
     pub delivery_delay_seconds: i32,
 }
 
@@ -225,14 +224,23 @@ pub(crate) struct Page<T> {
 pub(crate) struct PageParams {
     /// Items to skip (default 0).
     pub offset: Option<i32>,
-    /// Items to return (default 10, at most 100).
+    /// Items to return (default 10; 1..1000, judged by the SQL list functions).
     pub limit: Option<i32>,
 }
 
+/// The list functions' defaults, which the page in the response reports. They restate the SQL
+/// functions' `DEFAULT`s because the response must name the values used.
+pub(crate) const DEFAULT_OFFSET: i32 = 0;
+/// See [`DEFAULT_OFFSET`]; also receive's default limit.
+pub(crate) const DEFAULT_LIMIT: i32 = 10;
+
 impl PageParams {
-    /// The offset and limit to query with: defaults applied, limit capped at 100.
+    /// The offset and limit to query with, defaults applied; their ranges are SQL's to judge.
     pub(crate) fn resolve(&self) -> (i32, i32) {
-        (self.offset.unwrap_or(0), self.limit.unwrap_or(10).min(100))
+        (
+            self.offset.unwrap_or(DEFAULT_OFFSET),
+            self.limit.unwrap_or(DEFAULT_LIMIT),
+        )
     }
 }
 

@@ -1,8 +1,8 @@
 use crate::error::{ApiError, ErrorResponse};
 use crate::extract::{ApiJson, ApiQuery, Path, body_bytes, parse_json};
 use crate::models::{
-    MessageCreatedResponse, MessageListResponse, MessageRequest, MessageResponse, NackRequest,
-    ReceiveParams,
+    DEFAULT_LIMIT, MessageCreatedResponse, MessageListResponse, MessageRequest, MessageResponse,
+    NackRequest, ReceiveParams,
 };
 use crate::state::AppState;
 use axum::Json;
@@ -39,7 +39,10 @@ pub(crate) async fn receive(
     Path(queue): Path<String>,
     ApiQuery(params): ApiQuery<ReceiveParams>,
 ) -> Result<Json<MessageListResponse>, ApiError> {
-    let limit = params.limit.unwrap_or(10).min(state.max_messages);
+    let limit = params
+        .limit
+        .unwrap_or(DEFAULT_LIMIT)
+        .min(state.max_messages);
     let rows = state
         .db
         .query(

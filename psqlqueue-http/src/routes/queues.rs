@@ -15,18 +15,36 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<QueueRequest>,
 ) -> Result<(StatusCode, Json<QueueResponse>), ApiError> {
-    let row = state
-        .db
-        .query_one(
-            "SELECT * FROM psqlqueue.create_queue($1, $2, $3, $4)",
-            &[
-                &req.id,
-                &req.ack_deadline_seconds,
-                &req.message_retention_seconds,
-                &req.delivery_delay_seconds,
-            ],
-        )
-        .await?;
+    // Without a delay, the SQL function's own default applies (one statement each).
+    let row = match req.delivery_delay_seconds {
+        Some(delay) => {
+            state
+                .db
+                .query_one(
+                    "SELECT * FROM psqlqueue.create_queue($1, $2, $3, $4)",
+                    &[
+                        &req.id,
+                        &req.ack_deadline_seconds,
+                        &req.message_retention_seconds,
+                        &delay,
+                    ],
+                )
+                .await?
+        }
+        None => {
+            state
+                .db
+                .query_one(
+                    "SELECT * FROM psqlqueue.create_queue($1, $2, $3)",
+                    &[
+                        &req.id,
+                        &req.ack_deadline_seconds,
+                        &req.message_retention_seconds,
+                    ],
+                )
+                .await?
+        }
+    };
     Ok((StatusCode::CREATED, Json(QueueResponse::from(&row))))
 }
 

@@ -92,7 +92,9 @@ fn queue(id: &str, ack: &str, retention: &str, delay: &str) -> String {
 }
 
 fn update(ack: &str, retention: &str) -> String {
-    format!(r#"{{"ack_deadline_seconds": {ack}, "message_retention_seconds": {retention}}}"#)
+    format!(
+        r#"{{"ack_deadline_seconds": {ack}, "message_retention_seconds": {retention}, "delivery_delay_seconds": 0}}"#
+    )
 }
 
 fn subscription(filters: &str) -> String {
@@ -173,6 +175,7 @@ fn corpus(message_id: &str) -> Corpus {
 
     // Queue update.
     c.send("update: cut-off JSON", M::PUT, "/v1/queues/q", "{", 400, 2, "invalid JSON");
+    c.send("update: delay missing", M::PUT, "/v1/queues/q", r#"{"ack_deadline_seconds": 30, "message_retention_seconds": 60}"#, 400, 3, "missing field `delivery_delay_seconds`");
     c.send("update: ack deadline beyond i32", M::PUT, "/v1/queues/q", update("2147483648", "60"), 400, 3, "expected i32");
     c.send("update: ack deadline 43201", M::PUT, "/v1/queues/q", update("43201", "60"), 400, 3, "invalid ack_deadline_seconds");
     c.send("update: retention 1209601", M::PUT, "/v1/queues/q", update("30", "1209601"), 400, 3, "invalid message_retention_seconds");

@@ -81,7 +81,9 @@ async fn error_bodies_and_statuses() {
         (
             Method::PUT,
             "/v1/queues/nope",
-            Some(r#"{"ack_deadline_seconds": 30, "message_retention_seconds": 60}"#),
+            Some(
+                r#"{"ack_deadline_seconds": 30, "message_retention_seconds": 60, "delivery_delay_seconds": 0}"#,
+            ),
             404,
             5,
             "not found",
