@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::BTreeMap;
+
 use tokio_postgres::Row;
 use utoipa::{IntoParams, ToSchema};
 
@@ -71,20 +71,10 @@ pub(crate) struct MessageRequest {
     pub body: String,
     #[schema(example = "my-label")]
     pub label: Option<String>,
-    pub attributes: Option<BTreeMap<String, String>>,
-}
-
-impl MessageRequest {
-    /// The attributes as the SQL functions take them: NULL when absent.
-    pub(crate) fn attributes_json(&self) -> Option<Value> {
-        self.attributes.as_ref().map(|a| {
-            Value::Object(
-                a.iter()
-                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                    .collect(),
-            )
-        })
-    }
+    /// A flat object of string values, passed to SQL as JSON: the SQL functions judge it (and
+    /// word the error), as they do for subscription filters.
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
+    pub attributes: Option<Value>,
 }
 
 /// The id of a message just sent.

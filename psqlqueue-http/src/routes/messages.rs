@@ -22,7 +22,7 @@ pub(crate) async fn send(
         .db
         .query_one(
             "SELECT psqlqueue.send($1, $2, $3, $4)",
-            &[&queue, &req.body, &req.label, &req.attributes_json()],
+            &[&queue, &req.body, &req.label, &req.attributes],
         )
         .await?;
     Ok((

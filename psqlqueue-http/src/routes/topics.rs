@@ -78,7 +78,7 @@ pub(crate) async fn publish(
         .db
         .query_one(
             "SELECT psqlqueue.publish($1, $2, $3, $4)",
-            &[&topic, &req.body, &req.attributes_json(), &req.label],
+            &[&topic, &req.body, &req.attributes, &req.label],
         )
         .await?;
     Ok((

@@ -198,12 +198,12 @@ fn corpus(message_id: &str) -> Corpus {
     c.send("send: label with NUL", M::POST, m, r#"{"body": "b", "label": "a\u0000"}"#, 400, 3, NUL_IN_TEXT);
     c.send("send: label a number", M::POST, m, r#"{"body": "b", "label": 7}"#, 400, 3, "invalid type: integer");
     c.send("send: label an array", M::POST, m, r#"{"body": "b", "label": ["l"]}"#, 400, 3, "invalid type: sequence");
-    c.send("send: attributes an array", M::POST, m, r#"{"body": "b", "attributes": ["a"]}"#, 400, 3, "invalid type: sequence");
-    c.send("send: attributes a string", M::POST, m, r#"{"body": "b", "attributes": "a=b"}"#, 400, 3, "invalid type: string");
-    c.send("send: attribute value a number", M::POST, m, r#"{"body": "b", "attributes": {"n": 1}}"#, 400, 3, "invalid type: integer");
-    c.send("send: attribute value an object", M::POST, m, r#"{"body": "b", "attributes": {"n": {"m": "v"}}}"#, 400, 3, "invalid type: map");
-    c.send("send: attribute value null", M::POST, m, r#"{"body": "b", "attributes": {"n": null}}"#, 400, 3, "invalid type: null");
-    c.send("send: attributes 10k nested objects", M::POST, m, format!(r#"{{"body": "b", "attributes": {}}}"#, nested_objects(10_000)), 400, 3, "invalid type: map");
+    c.send("send: attributes an array", M::POST, m, r#"{"body": "b", "attributes": ["a"]}"#, 400, 3, "got a JSON array");
+    c.send("send: attributes a string", M::POST, m, r#"{"body": "b", "attributes": "a=b"}"#, 400, 3, "got a JSON string");
+    c.send("send: attribute value a number", M::POST, m, r#"{"body": "b", "attributes": {"n": 1}}"#, 400, 3, "n is a JSON number");
+    c.send("send: attribute value an object", M::POST, m, r#"{"body": "b", "attributes": {"n": {"m": "v"}}}"#, 400, 3, "n is a JSON object");
+    c.send("send: attribute value null", M::POST, m, r#"{"body": "b", "attributes": {"n": null}}"#, 400, 3, "n is a JSON null");
+    c.send("send: attributes 10k nested objects", M::POST, m, format!(r#"{{"body": "b", "attributes": {}}}"#, nested_objects(10_000)), 400, 3, "recursion limit");
     c.send("send: attribute name with NUL", M::POST, m, r#"{"body": "b", "attributes": {"a\u0000": "v"}}"#, 400, 3, NUL_IN_JSONB);
     c.send("send: attribute value with NUL", M::POST, m, r#"{"body": "b", "attributes": {"a": "v\u0000"}}"#, 400, 3, NUL_IN_JSONB);
     c.send("send: 101 attributes", M::POST, m, attributes(101, |i| format!("a{i}"), "v"), 400, 3, "invalid attributes");

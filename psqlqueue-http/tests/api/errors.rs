@@ -153,7 +153,7 @@ async fn error_bodies_and_statuses() {
             Some(r#"{"body": "b", "attributes": {"n": 1}}"#),
             400,
             3,
-            "invalid type",
+            "n is a JSON number",
         ),
         (
             Method::GET,
