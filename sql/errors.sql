@@ -48,21 +48,3 @@ END
 $$;
 COMMENT ON FUNCTION psqlqueue.raise_invalid(text, text) IS
     'Internal: raises SQLSTATE 22023 naming the argument (also in the COLUMN field) and the rule it broke.';
-
--- Offset/limit pagination is checked the same way by every list function.
-CREATE FUNCTION psqlqueue.check_page("offset" int, "limit" int)
-RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF "offset" IS NULL OR "offset" < 0 THEN
-        PERFORM psqlqueue.raise_invalid('offset', format('must be 0 or more, got %s', coalesce("offset"::text, 'null')));
-    END IF;
-    IF "limit" IS NULL OR "limit" NOT BETWEEN 1 AND 1000 THEN
-        PERFORM psqlqueue.raise_invalid('limit', format('must be between 1 and 1000, got %s', coalesce("limit"::text, 'null')));
-    END IF;
-END
-$$;
-COMMENT ON FUNCTION psqlqueue.check_page(int, int) IS
-    'Internal: validates list pagination (offset >= 0, 1 <= limit <= 1000), raising 22023.';

@@ -324,3 +324,11 @@ $$;
 COMMENT ON FUNCTION psqlqueue.try_sweep(int) IS
     'Runs one sweep batch unless another session is the sweeper (holds the sweeper_lock_key() advisory lock), '
     'and then returns NULL without doing anything. For periodic drivers of which several may run at once.';
+
+-- Change 5: the CHECK constraints that restate a check of checks.sql say which.
+COMMENT ON CONSTRAINT queues_id_format ON psqlqueue.queues IS 'Restates psqlqueue.check_id (checks.sql).';
+COMMENT ON CONSTRAINT topics_id_format ON psqlqueue.topics IS 'Restates psqlqueue.check_id (checks.sql).';
+COMMENT ON CONSTRAINT subscriptions_id_format ON psqlqueue.subscriptions IS 'Restates psqlqueue.check_id (checks.sql).';
+COMMENT ON CONSTRAINT queues_ack_deadline_range ON psqlqueue.queues IS 'Restates psqlqueue.check_queue_settings (checks.sql).';
+COMMENT ON CONSTRAINT queues_retention_range ON psqlqueue.queues IS 'Restates psqlqueue.check_queue_settings (checks.sql).';
+COMMENT ON CONSTRAINT queues_delay_range ON psqlqueue.queues IS 'Restates psqlqueue.check_queue_settings (checks.sql).';

@@ -2,47 +2,6 @@
 -- Arguments share names with table columns, so every function reads its arguments qualified by
 -- the function's name and its columns qualified by a table alias.
 
-CREATE FUNCTION psqlqueue.check_id(kind text, id text)
-RETURNS void
-LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF id IS NULL OR id !~ '^[a-zA-Z0-9._-]{1,128}$' THEN
-        PERFORM psqlqueue.raise_invalid(kind || '.id',
-            format('must be 1 to 128 characters of a-z, A-Z, 0-9, ".", "_" or "-", got %s',
-                   coalesce(quote_literal(left(id, 140)), 'null')));
-    END IF;
-END
-$$;
-COMMENT ON FUNCTION psqlqueue.check_id(text, text) IS
-    'Internal: raises 22023 unless id matches ^[a-zA-Z0-9._-]{1,128}$ (the rule for queue, topic and subscription ids).';
-
-CREATE FUNCTION psqlqueue.check_queue_settings(ack_deadline_seconds int, message_retention_seconds int, delivery_delay_seconds int)
-RETURNS void
-LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF ack_deadline_seconds IS NULL OR ack_deadline_seconds NOT BETWEEN 1 AND 43200 THEN
-        PERFORM psqlqueue.raise_invalid('ack_deadline_seconds',
-            format('must be between 1 and 43200 (12 hours), got %s', coalesce(ack_deadline_seconds::text, 'null')));
-    END IF;
-    IF message_retention_seconds IS NULL OR message_retention_seconds NOT BETWEEN 1 AND 1209600 THEN
-        PERFORM psqlqueue.raise_invalid('message_retention_seconds',
-            format('must be between 1 and 1209600 (14 days), got %s', coalesce(message_retention_seconds::text, 'null')));
-    END IF;
-    IF delivery_delay_seconds IS NULL OR delivery_delay_seconds < 0
-       OR delivery_delay_seconds >= message_retention_seconds THEN
-        PERFORM psqlqueue.raise_invalid('delivery_delay_seconds',
-            format('must be 0 or more and less than message_retention_seconds (%s), got %s',
-                   message_retention_seconds, coalesce(delivery_delay_seconds::text, 'null')));
-    END IF;
-END
-$$;
-COMMENT ON FUNCTION psqlqueue.check_queue_settings(int, int, int) IS
-    'Internal: raises 22023 unless 1 <= ack deadline <= 43200, 1 <= retention <= 1209600 and 0 <= delay < retention.';
-
 CREATE FUNCTION psqlqueue.create_queue(id text, ack_deadline_seconds int, message_retention_seconds int,
                                        delivery_delay_seconds int DEFAULT 0)
 RETURNS psqlqueue.queues

@@ -1,5 +1,8 @@
--- psqlqueue schema: tables, types and indexes. Functions live in errors.sql, queue.sql,
--- message.sql and pubsub.sql; this file runs first (it is the extension's bootstrap SQL).
+-- psqlqueue schema: tables, types and indexes. Functions live in errors.sql, checks.sql,
+-- queue.sql, message.sql, pubsub.sql and sweep.sql; this file runs first (it is the
+-- extension's bootstrap SQL). The CHECK constraints below restate rules whose home is
+-- checks.sql, as a last line of defence for rows written without the functions; each one's
+-- comment names its check, and a test holds both to the same boundaries.
 
 -- A queue's settings. Every timing rule of its messages derives from these columns.
 CREATE TABLE psqlqueue.queues (
@@ -78,6 +81,13 @@ CREATE TYPE psqlqueue.queue_stats AS (
     num_undelivered_messages           bigint,
     oldest_unacked_message_age_seconds bigint
 );
+
+COMMENT ON CONSTRAINT queues_id_format ON psqlqueue.queues IS 'Restates psqlqueue.check_id (checks.sql).';
+COMMENT ON CONSTRAINT topics_id_format ON psqlqueue.topics IS 'Restates psqlqueue.check_id (checks.sql).';
+COMMENT ON CONSTRAINT subscriptions_id_format ON psqlqueue.subscriptions IS 'Restates psqlqueue.check_id (checks.sql).';
+COMMENT ON CONSTRAINT queues_ack_deadline_range ON psqlqueue.queues IS 'Restates psqlqueue.check_queue_settings (checks.sql).';
+COMMENT ON CONSTRAINT queues_retention_range ON psqlqueue.queues IS 'Restates psqlqueue.check_queue_settings (checks.sql).';
+COMMENT ON CONSTRAINT queues_delay_range ON psqlqueue.queues IS 'Restates psqlqueue.check_queue_settings (checks.sql).';
 
 -- pg_dump keeps the rows of extension tables only when they are registered.
 SELECT pg_catalog.pg_extension_config_dump('psqlqueue.queues', '');

@@ -24,7 +24,8 @@ pub extern "C-unwind" fn _PG_init() {
 
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 extension_sql_file!("../sql/errors.sql", name = "errors", requires = ["schema"]);
-extension_sql_file!("../sql/queue.sql", name = "queue", requires = ["errors"]);
+extension_sql_file!("../sql/checks.sql", name = "checks", requires = ["errors"]);
+extension_sql_file!("../sql/queue.sql", name = "queue", requires = ["checks"]);
 extension_sql_file!(
     "../sql/message.sql",
     name = "message",

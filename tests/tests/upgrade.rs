@@ -13,7 +13,8 @@ const PREVIOUS: &[&str] = &["0.1.0", "0.2.0", "0.3.0"];
 
 /// One line per property of the extension's objects, sorted, so two databases compare as
 /// lists: member objects, function definitions (body, volatility, SET options), columns,
-/// constraints, indexes, storage options, comments, privileges and dump configuration.
+/// constraints (with their comments), indexes, storage options, comments, privileges and dump
+/// configuration.
 const CATALOG: &str = r"
 SELECT line FROM (
     SELECT 'member ' || pg_describe_object(d.classid, d.objid, d.objsubid)
@@ -39,7 +40,8 @@ SELECT line FROM (
       LEFT JOIN pg_attrdef AS ad ON ad.adrelid = c.oid AND ad.adnum = a.attnum
      WHERE c.relnamespace = 'psqlqueue'::regnamespace
     UNION ALL
-    SELECT format('constraint %s.%s %s', con.conrelid::regclass, con.conname, pg_get_constraintdef(con.oid))
+    SELECT format('constraint %s.%s %s comment %s', con.conrelid::regclass, con.conname,
+                  pg_get_constraintdef(con.oid), coalesce(obj_description(con.oid, 'pg_constraint'), '-'))
       FROM pg_constraint AS con WHERE con.connamespace = 'psqlqueue'::regnamespace
     UNION ALL
     SELECT 'index ' || pg_get_indexdef(i.indexrelid)

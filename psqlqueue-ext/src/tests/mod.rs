@@ -3,6 +3,7 @@
 //! named `tests`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod checks;
 mod hardening;
 mod message;
 mod pubsub;

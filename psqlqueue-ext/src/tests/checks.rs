@@ -1,0 +1,81 @@
+//! The table constraints that restate a check of sql/checks.sql agree with it at every
+//! boundary: a value the check accepts the constraint accepts, and the other way round.
+use pgrx::prelude::*;
+
+#[pg_schema]
+mod tests {
+    use crate::tests::support::*;
+    use pgrx::prelude::*;
+
+    /// Whether `sql` ran without error (in a subtransaction).
+    fn accepted(sql: &str) -> bool {
+        outcome(sql) == "ok"
+    }
+
+    #[pg_test]
+    fn id_constraints_agree_with_check_id() {
+        let ids = [
+            "''".to_owned(),
+            "'a'".to_owned(),
+            "'a.b_c-D9'".to_owned(),
+            format!("'{}'", "q".repeat(128)),
+            format!("'{}'", "q".repeat(129)),
+            "'a b'".to_owned(),
+            "'a/b'".to_owned(),
+            "'é'".to_owned(),
+            "'a' || chr(10)".to_owned(),
+        ];
+        run("INSERT INTO psqlqueue.topics (id) VALUES ('t')");
+        run(
+            "INSERT INTO psqlqueue.queues (id, ack_deadline_seconds, message_retention_seconds) VALUES ('q0', 30, 60)",
+        );
+        for (n, id) in ids.iter().enumerate() {
+            let check = accepted(&format!("SELECT psqlqueue.check_id('queue', {id})"));
+            let queue = accepted(&format!(
+                "INSERT INTO psqlqueue.queues (id, ack_deadline_seconds, message_retention_seconds) VALUES ({id}, 30, 60)"
+            ));
+            let topic = accepted(&format!("INSERT INTO psqlqueue.topics (id) VALUES ({id})"));
+            let subscription = accepted(&format!(
+                "INSERT INTO psqlqueue.subscriptions (id, topic_id, queue_id) VALUES ({id}, 't', 'q0')"
+            ));
+            assert_eq!(
+                (queue, topic, subscription),
+                (check, check, check),
+                "id #{n} {id}: check_id says {check}"
+            );
+            // Keep the next candidate from colliding with this one.
+            run("DELETE FROM psqlqueue.subscriptions; DELETE FROM psqlqueue.queues WHERE id <> 'q0';
+                 DELETE FROM psqlqueue.topics WHERE id <> 't'");
+        }
+    }
+
+    #[pg_test]
+    fn settings_constraints_agree_with_check_queue_settings() {
+        let settings = [
+            (0, 60, 0),
+            (1, 60, 0),
+            (43200, 60, 0),
+            (43201, 60, 0),
+            (30, 0, 0),
+            (30, 1, 0),
+            (30, 1_209_600, 0),
+            (30, 1_209_601, 0),
+            (30, 60, -1),
+            (30, 60, 59),
+            (30, 60, 60),
+        ];
+        for (n, (ack, retention, delay)) in settings.into_iter().enumerate() {
+            let check = accepted(&format!(
+                "SELECT psqlqueue.check_queue_settings({ack}, {retention}, {delay})"
+            ));
+            let table = accepted(&format!(
+                "INSERT INTO psqlqueue.queues (id, ack_deadline_seconds, message_retention_seconds, delivery_delay_seconds)
+                 VALUES ('s{n}', {ack}, {retention}, {delay})"
+            ));
+            assert_eq!(
+                table, check,
+                "ack {ack}, retention {retention}, delay {delay}: check says {check}"
+            );
+        }
+    }
+}

@@ -1,0 +1,139 @@
+-- Checks shared by the functions: ids, queue settings, pagination and messages. Each raises
+-- 22023 naming the argument and the rule (raise_invalid, errors.sql). A rule lives here once;
+-- the table constraints that restate one (schema.sql) say which, and a test holds the two to
+-- the same boundaries (psqlqueue-ext/src/tests/checks.rs).
+
+CREATE FUNCTION psqlqueue.check_id(kind text, id text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF id IS NULL OR id !~ '^[a-zA-Z0-9._-]{1,128}$' THEN
+        PERFORM psqlqueue.raise_invalid(kind || '.id',
+            format('must be 1 to 128 characters of a-z, A-Z, 0-9, ".", "_" or "-", got %s',
+                   coalesce(quote_literal(left(id, 140)), 'null')));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.check_id(text, text) IS
+    'Internal: raises 22023 unless id matches ^[a-zA-Z0-9._-]{1,128}$ (the rule for queue, topic and subscription ids).';
+
+CREATE FUNCTION psqlqueue.check_queue_settings(ack_deadline_seconds int, message_retention_seconds int, delivery_delay_seconds int)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF ack_deadline_seconds IS NULL OR ack_deadline_seconds NOT BETWEEN 1 AND 43200 THEN
+        PERFORM psqlqueue.raise_invalid('ack_deadline_seconds',
+            format('must be between 1 and 43200 (12 hours), got %s', coalesce(ack_deadline_seconds::text, 'null')));
+    END IF;
+    IF message_retention_seconds IS NULL OR message_retention_seconds NOT BETWEEN 1 AND 1209600 THEN
+        PERFORM psqlqueue.raise_invalid('message_retention_seconds',
+            format('must be between 1 and 1209600 (14 days), got %s', coalesce(message_retention_seconds::text, 'null')));
+    END IF;
+    IF delivery_delay_seconds IS NULL OR delivery_delay_seconds < 0
+       OR delivery_delay_seconds >= message_retention_seconds THEN
+        PERFORM psqlqueue.raise_invalid('delivery_delay_seconds',
+            format('must be 0 or more and less than message_retention_seconds (%s), got %s',
+                   message_retention_seconds, coalesce(delivery_delay_seconds::text, 'null')));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.check_queue_settings(int, int, int) IS
+    'Internal: raises 22023 unless 1 <= ack deadline <= 43200, 1 <= retention <= 1209600 and 0 <= delay < retention.';
+
+-- Offset/limit pagination is checked the same way by every list function.
+CREATE FUNCTION psqlqueue.check_page("offset" int, "limit" int)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF "offset" IS NULL OR "offset" < 0 THEN
+        PERFORM psqlqueue.raise_invalid('offset', format('must be 0 or more, got %s', coalesce("offset"::text, 'null')));
+    END IF;
+    IF "limit" IS NULL OR "limit" NOT BETWEEN 1 AND 1000 THEN
+        PERFORM psqlqueue.raise_invalid('limit', format('must be between 1 and 1000, got %s', coalesce("limit"::text, 'null')));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.check_page(int, int) IS
+    'Internal: validates list pagination (offset >= 0, 1 <= limit <= 1000), raising 22023.';
+
+-- Message limits (documented in the README, "Limits"): body 1 to 1,048,576 bytes; label at
+-- most 128 characters; attributes a JSON object of at most 100 string values, names 1 to 256
+-- characters, values at most 1,024 characters. They live here, in SQL, so SQL callers and the
+-- sidecar get the same answer; check_message words the error, message_is_valid is its fast path.
+CREATE FUNCTION psqlqueue.check_message(body text, label text, attributes jsonb)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    problems text;
+BEGIN
+    IF body IS NULL OR body = '' THEN
+        PERFORM psqlqueue.raise_invalid('body', 'must be non-empty text');
+    END IF;
+    IF octet_length(body) > 1048576 THEN
+        PERFORM psqlqueue.raise_invalid('body', format('must be at most 1048576 bytes, got %s', octet_length(body)));
+    END IF;
+    IF length(label) > 128 THEN
+        PERFORM psqlqueue.raise_invalid('label', format('must be at most 128 characters, got %s', length(label)));
+    END IF;
+    IF attributes IS NULL THEN
+        RETURN;
+    END IF;
+    IF jsonb_typeof(attributes) <> 'object' THEN
+        PERFORM psqlqueue.raise_invalid('attributes',
+            format('must be a JSON object of string values, got a JSON %s', jsonb_typeof(attributes)));
+    END IF;
+    IF (SELECT count(*) FROM jsonb_object_keys(attributes)) > 100 THEN
+        PERFORM psqlqueue.raise_invalid('attributes',
+            format('must have at most 100 attributes, got %s', (SELECT count(*) FROM jsonb_object_keys(attributes))));
+    END IF;
+    -- Every problem at once, attribute names cut to 64 characters so the message stays short.
+    SELECT string_agg(format('%s %s', quote_ident(left(a.key, 64)),
+                             CASE WHEN jsonb_typeof(a.value) <> 'string' THEN format('is a JSON %s', jsonb_typeof(a.value))
+                                  WHEN length(a.key) NOT BETWEEN 1 AND 256 THEN format('has a name of %s characters (1 to 256)', length(a.key))
+                                  ELSE format('has a value of %s characters (at most 1024)', length(a.value #>> '{}')) END),
+                      ', ' ORDER BY a.key)
+      INTO problems
+      FROM jsonb_each(attributes) AS a
+     WHERE jsonb_typeof(a.value) <> 'string' OR length(a.key) NOT BETWEEN 1 AND 256 OR length(a.value #>> '{}') > 1024;
+    IF problems IS NOT NULL THEN
+        PERFORM psqlqueue.raise_invalid('attributes', 'values must be strings of at most 1024 characters, names 1 to 256 characters; ' || problems);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.check_message(text, text, jsonb) IS
+    'Internal: raises 22023 unless body is 1 to 1048576 bytes, label has at most 128 characters and attributes is '
+    'NULL or a flat JSON object of at most 100 string values (names 1 to 256 characters, values at most 1024).';
+
+CREATE FUNCTION psqlqueue.message_is_valid(body text, label text, attributes jsonb)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+-- check_message's rules as one expression. A scalar expression with no subquery is inlined into
+-- the caller's IF, which PL/pgSQL then evaluates without starting a query: a valid message
+-- costs no validation statement. The body is SQL-standard (RETURN), so its names are bound when
+-- the extension is created and no search_path at call time can redirect them; a SET clause
+-- would do the same but would stop the inlining. Strict jsonpath, because lax mode would unwrap
+-- an array value and see the strings inside it. Attributes whose JSON text is at most 256 bytes
+-- (nearly all) meet every length and count limit by that alone (no name or value can be longer,
+-- and each pair takes at least 9 bytes), which is far cheaper than measuring them; longer ones
+-- are measured, with regular expressions that repeat at most 255 times (PostgreSQL's limit),
+-- hence the lengths written as sums of shorter runs.
+RETURN body IS NOT NULL AND body <> '' AND octet_length(body) <= 1048576
+   AND coalesce(length(label), 0) <= 128
+   AND (attributes IS NULL
+        OR (jsonb_typeof(attributes) = 'object'
+            AND NOT attributes @? 'strict $.* ? (@.type() != "string")'
+            AND NOT attributes ? ''
+            AND (octet_length(attributes::text) <= 256
+                 OR (NOT attributes @? 'strict $.keyvalue() ? (!(@.key like_regex "^.{1,128}.{0,128}$" flag "s")
+                                         || !(@.value like_regex "^.{0,255}.{0,255}.{0,255}.{0,255}.{0,4}$" flag "s"))'
+                     AND jsonb_array_length(jsonb_path_query_array(attributes, 'strict $.*')) <= 100))));
+COMMENT ON FUNCTION psqlqueue.message_is_valid(text, text, jsonb) IS
+    'Internal: true when check_message would accept the message (its fast path; check_message says why not).';
