@@ -29,9 +29,7 @@ start_cluster() {
   chown postgres:postgres "$CLUSTER"
   trap stop_cluster EXIT
   say "fresh cluster in $CLUSTER on port $PORT"
-  as_postgres "$PG_BIN/initdb" -D "$CLUSTER/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
-  as_postgres "$PG_BIN/pg_ctl" -D "$CLUSTER/data" -l "$CLUSTER/log" -w \
-    -o "-p $PORT -k $CLUSTER -c listen_addresses=127.0.0.1" start >/dev/null
+  private_cluster_start "$CLUSTER/data" "$CLUSTER" "$PORT" "$CLUSTER/log"
   record_settings
 }
 

@@ -17,15 +17,11 @@ else
   port="${PSQLQUEUE_EMBEDDED_PORT:-54329}"
   install -d -o postgres -g postgres -m 0700 "$home"
   install -d -o postgres -g postgres -m 0755 "$sockets"
-  if [ ! -f "$data/PG_VERSION" ]; then
-    say "creating the private cluster in $data" >&2
-    as_postgres "$PG_BIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
-  fi
+  [ -f "$data/PG_VERSION" ] || say "creating the private cluster in $data" >&2
   if ! as_postgres "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
     say "starting the private cluster on 127.0.0.1:$port" >&2
-    as_postgres "$PG_BIN/pg_ctl" -D "$data" -l "$home/postgres.log" -w \
-      -o "-p $port -k $sockets -c listen_addresses=127.0.0.1 -c shared_preload_libraries=psqlqueue \
-          -c psqlqueue.database=psqlqueue" start >/dev/null
+    private_cluster_start "$data" "$sockets" "$port" "$home/postgres.log" \
+      -c shared_preload_libraries=psqlqueue -c psqlqueue.database=psqlqueue
   fi
   admin="postgres://postgres@127.0.0.1:$port/postgres"
   if [ "$(psql "$admin" -Atc "SELECT 1 FROM pg_database WHERE datname = 'psqlqueue'")" != 1 ]; then

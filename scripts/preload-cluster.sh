@@ -10,9 +10,8 @@ case "${1:-}" in
   start)
     "$0" stop
     install -d -o postgres -g postgres -m 0700 "$home"
-    as_postgres "$PG_BIN/initdb" -D "$home/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
-    as_postgres "$PG_BIN/pg_ctl" -D "$home/data" -l "$home/log" -w -o "-p $port -k $home -c listen_addresses=127.0.0.1 \
-      -c shared_preload_libraries=psqlqueue -c psqlqueue.sweep_interval=1 -c psqlqueue.database=postgres" start >/dev/null
+    private_cluster_start "$home/data" "$home" "$port" "$home/log" \
+      -c shared_preload_libraries=psqlqueue -c psqlqueue.sweep_interval=1 -c psqlqueue.database=postgres
     say "preloaded cluster on 127.0.0.1:$port (log: $home/log)"
     ;;
   stop)

@@ -48,6 +48,7 @@ LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    attribute_count bigint;
     problems text;
 BEGIN
     IF body IS NULL OR body = '' THEN
@@ -66,9 +67,9 @@ BEGIN
         PERFORM psqlqueue.raise_invalid('attributes',
             format('must be a JSON object of string values, got a JSON %s', jsonb_typeof(attributes)));
     END IF;
-    IF (SELECT count(*) FROM jsonb_object_keys(attributes)) > 100 THEN
-        PERFORM psqlqueue.raise_invalid('attributes',
-            format('must have at most 100 attributes, got %s', (SELECT count(*) FROM jsonb_object_keys(attributes))));
+    attribute_count := (SELECT count(*) FROM jsonb_object_keys(attributes));
+    IF attribute_count > 100 THEN
+        PERFORM psqlqueue.raise_invalid('attributes', format('must have at most 100 attributes, got %s', attribute_count));
     END IF;
     -- Every problem at once, attribute names cut to 64 characters so the message stays short.
     SELECT string_agg(format('%s %s', quote_ident(left(a.key, 64)),

@@ -102,7 +102,7 @@ pub(crate) async fn connect(args: &DatabaseArgs) -> Result<Db, StartupError> {
 /// Creates the extension, or updates it to the version installed on the server.
 pub(crate) async fn migrate(args: &DatabaseArgs) -> Result<(), StartupError> {
     let db = connect(args).await?;
-    let client = db.pool.get().await.map_err(StartupError::Connect)?;
+    let client = db.pool().get().await.map_err(StartupError::Connect)?;
     let result = client
         .batch_execute(
             "SET client_min_messages = warning;

@@ -220,10 +220,7 @@ pub(crate) async fn record(
 ) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route = matched_route(&request);
     let response = next.run(request).await;
     metrics.observe(
         method.as_str(),
@@ -232,4 +229,12 @@ pub(crate) async fn record(
         started.elapsed().as_secs_f64(),
     );
     response
+}
+
+/// The route a request matched (`/v1/queues/{queue_id}`), the label of its metrics and log line.
+pub(crate) fn matched_route(request: &Request) -> String {
+    request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned())
 }
