@@ -1,6 +1,12 @@
-//! Subscription filters: the validator. Matching lives in one SQL function,
-//! `psqlqueue.filter_matches` (sql/pubsub.sql), so publish evaluates filters inside its single
-//! INSERT ... SELECT; both halves change together when operators are added.
+//! Subscription filters: the validator and the evaluator, side by side, both over one parsed
+//! form ([`Filter`]) so that every filter the validator accepts is one the evaluator knows.
+//!
+//! They are Rust rather than SQL because the filters coming next (SNS filter policies: prefix,
+//! suffix, anything-but, exists, numeric ranges compared as numbers from string attributes)
+//! are typed conditions: a Rust enum parses, words errors for and evaluates them in one place,
+//! and numbers parse without SQL's cast errors. `psqlqueue.filter_matches` (sql/pubsub.sql)
+//! stays the SQL entry point publish calls; it skips unfiltered subscriptions itself and hands
+//! the rest here.
 //!
 //! The accepted form maps an attribute name to a non-empty array of strings:
 //! `{"status": ["processed", "shipped"], "region": ["eu"]}`. A message matches when every key
@@ -8,14 +14,15 @@
 //! at most 100 names of 1 to 256 characters, at most 100 values per name, values at most 1,024
 //! characters.
 //!
-//! The SQL function takes the filter as text (create_subscription passes `jsonb::text`) and
-//! parses it here, so that every parse failure is an error we word: converting a jsonb
-//! argument happens before our code runs and fails on input such as nesting deeper than
-//! serde_json's limit or numbers beyond f64, which would surface as an internal error (XX000).
+//! Both SQL functions take JSON as text (callers pass `jsonb::text`) and parse it here, so that
+//! every parse failure is an error we word: converting a jsonb argument happens before our code
+//! runs and fails on input such as nesting deeper than serde_json's limit or numbers beyond
+//! f64, which would surface as an internal error (XX000).
 
 use pgrx::JsonB;
 use pgrx::prelude::*;
-use serde_json::Value;
+use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// Most attribute names one filter may test.
 const MAX_KEYS: usize = 100;
@@ -29,8 +36,52 @@ const MAX_VALUE_CHARS: usize = 1024;
 /// What is wrong with a filter, in words for the user.
 pub type FilterError = String;
 
-/// Checks a filter's shape and returns it normalised: `None` for no filter (SQL NULL or `{}`).
-pub fn normalize(filters: Option<&Value>) -> Result<Option<Value>, FilterError> {
+/// A valid filter: every key must hold (AND), each through any of its conditions (OR).
+#[derive(Debug, PartialEq)]
+pub struct Filter {
+    keys: Vec<(String, Vec<Condition>)>,
+}
+
+/// One way an attribute's value may satisfy its key.
+#[derive(Debug, PartialEq)]
+enum Condition {
+    /// The value is exactly this string.
+    Equals(String),
+}
+
+impl Condition {
+    /// Whether the attribute's value (None when the message lacks it) satisfies the condition.
+    fn holds(&self, value: Option<&str>) -> bool {
+        match self {
+            Condition::Equals(expected) => value == Some(expected.as_str()),
+        }
+    }
+}
+
+impl Filter {
+    /// Whether a message with these attributes passes the filter.
+    pub fn matches(&self, attributes: &Map<String, Value>) -> bool {
+        self.keys.iter().all(|(key, conditions)| {
+            let value = attributes.get(key).and_then(attribute_text);
+            conditions
+                .iter()
+                .any(|condition| condition.holds(value.as_deref()))
+        })
+    }
+}
+
+/// An attribute's value as text, as SQL's `->>` gives it: strings unquoted, other values as
+/// JSON, JSON null as none.
+fn attribute_text(value: &Value) -> Option<Cow<'_, str>> {
+    match value {
+        Value::Null => None,
+        Value::String(text) => Some(Cow::Borrowed(text)),
+        other => Some(Cow::Owned(other.to_string())),
+    }
+}
+
+/// Checks a filter's shape and parses it: `None` for no filter (SQL NULL or `{}`).
+pub fn parse(filters: Option<&Value>) -> Result<Option<Filter>, FilterError> {
     let Some(filters) = filters else {
         return Ok(None);
     };
@@ -49,33 +100,43 @@ pub fn normalize(filters: Option<&Value>) -> Result<Option<Value>, FilterError> 
             map.len()
         ));
     }
+    let mut keys = Vec::with_capacity(map.len());
     for (key, allowed) in map {
-        let name_chars = key.chars().count();
-        if name_chars == 0 {
-            return Err("attribute names must be non-empty".to_owned());
-        }
-        if name_chars > MAX_NAME_CHARS {
-            return Err(format!(
-                "attribute names must be at most {MAX_NAME_CHARS} characters, got one of {name_chars}"
-            ));
-        }
-        let key = shorten(key);
-        let Value::Array(values) = allowed else {
-            return Err(format!(
-                "{key:?} must map to an array of strings, got {}",
-                kind(allowed)
-            ));
-        };
-        if values.is_empty() {
-            return Err(format!("{key:?} must list at least one value"));
-        }
-        if values.len() > MAX_VALUES {
-            return Err(format!(
-                "{key:?} must list at most {MAX_VALUES} values, got {}",
-                values.len()
-            ));
-        }
-        for value in values {
+        keys.push((key.clone(), parse_key(key, allowed)?));
+    }
+    Ok(Some(Filter { keys }))
+}
+
+/// Parses one key's list of conditions.
+fn parse_key(key: &str, allowed: &Value) -> Result<Vec<Condition>, FilterError> {
+    let name_chars = key.chars().count();
+    if name_chars == 0 {
+        return Err("attribute names must be non-empty".to_owned());
+    }
+    if name_chars > MAX_NAME_CHARS {
+        return Err(format!(
+            "attribute names must be at most {MAX_NAME_CHARS} characters, got one of {name_chars}"
+        ));
+    }
+    let key = shorten(key);
+    let Value::Array(values) = allowed else {
+        return Err(format!(
+            "{key:?} must map to an array of strings, got {}",
+            kind(allowed)
+        ));
+    };
+    if values.is_empty() {
+        return Err(format!("{key:?} must list at least one value"));
+    }
+    if values.len() > MAX_VALUES {
+        return Err(format!(
+            "{key:?} must list at most {MAX_VALUES} values, got {}",
+            values.len()
+        ));
+    }
+    values
+        .iter()
+        .map(|value| {
             let Value::String(text) = value else {
                 return Err(format!(
                     "{key:?} must list only strings, got {}",
@@ -88,9 +149,29 @@ pub fn normalize(filters: Option<&Value>) -> Result<Option<Value>, FilterError> 
                     "{key:?} lists a value of {chars} characters; at most {MAX_VALUE_CHARS}"
                 ));
             }
+            Ok(Condition::Equals(text.clone()))
+        })
+        .collect()
+}
+
+/// Checks a filter's shape and returns it as given (`None` for no filter): what a subscription
+/// stores.
+pub fn normalize(filters: Option<&Value>) -> Result<Option<Value>, FilterError> {
+    Ok(parse(filters)?.and(filters.cloned()))
+}
+
+/// Parses JSON text, wording what serde cannot hold without its line and column.
+fn parse_json(text: &str) -> Result<Value, FilterError> {
+    serde_json::from_str(text).map_err(|error| match error.classify() {
+        // Nesting beyond serde_json's recursion limit or a number beyond f64: well-formed
+        // JSON that no filter can be.
+        serde_json::error::Category::Syntax | serde_json::error::Category::Data => {
+            let message = error.to_string();
+            let reason = message.split(" at line ").next().unwrap_or(&message);
+            format!("must be a JSON object mapping attribute names to arrays of strings ({reason})")
         }
-    }
-    Ok(Some(filters.clone()))
+        _ => format!("is not valid JSON: {error}"),
+    })
 }
 
 /// Parses a filter given as JSON text and normalises it like [`normalize`].
@@ -98,17 +179,7 @@ pub fn normalize_text(filters: Option<&str>) -> Result<Option<Value>, FilterErro
     let Some(text) = filters else {
         return Ok(None);
     };
-    let value: Value = serde_json::from_str(text).map_err(|error| match error.classify() {
-        // Nesting beyond serde_json's recursion limit or a number beyond f64: well-formed
-        // JSON that no filter can be, worded without serde's line and column.
-        serde_json::error::Category::Syntax | serde_json::error::Category::Data => {
-            let message = error.to_string();
-            let reason = message.split(" at line ").next().unwrap_or(&message);
-            format!("must be a JSON object mapping attribute names to arrays of strings ({reason})")
-        }
-        _ => format!("is not valid JSON: {error}"),
-    })?;
-    normalize(Some(&value))
+    normalize(Some(&parse_json(text)?))
 }
 
 /// An attribute name as quoted in an error: at most 64 characters.
@@ -142,6 +213,56 @@ pub fn normalize_message_filters(filters: Option<&str>) -> Option<JsonB> {
     }
 }
 
+/// Whether a message with `attributes` (a JSON object as text; NULL for none) passes `filters`
+/// (a subscription filter as text; NULL passes everything). Raises 22023 when either is not
+/// what its name says.
+#[pg_extern(immutable, parallel_safe)]
+pub fn match_message_filters(filters: Option<&str>, attributes: Option<&str>) -> bool {
+    match evaluate(filters, attributes) {
+        Ok(passes) => passes,
+        Err(problem) => {
+            ereport!(
+                ERROR,
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                problem
+            );
+        }
+    }
+}
+
+/// [`match_message_filters`] without the error report.
+fn evaluate(filters: Option<&str>, attributes: Option<&str>) -> Result<bool, FilterError> {
+    let filter = match filters {
+        None => None,
+        Some(text) => parse_json(text)
+            .and_then(|value| parse(Some(&value)))
+            .map_err(|problem| format!("invalid message_filters: {problem}"))?,
+    };
+    let Some(filter) = filter else {
+        return Ok(true);
+    };
+    let attributes = match attributes.map(serde_json::from_str::<Value>) {
+        None => Map::new(),
+        Some(Ok(Value::Object(map))) => map,
+        Some(Ok(other)) => {
+            return Err(format!(
+                "invalid attributes: must be a JSON object, got {}",
+                kind(&other)
+            ));
+        }
+        Some(Err(error)) => return Err(format!("invalid attributes: {error}")),
+    };
+    Ok(filter.matches(&attributes))
+}
+
+extension_sql!(
+    "COMMENT ON FUNCTION psqlqueue.match_message_filters(text, text) IS \
+     'Internal: the subscription filter evaluator behind psqlqueue.filter_matches, over JSON text; raises 22023 \
+     when the filter or the attributes are malformed.';",
+    name = "match_comment",
+    requires = [match_message_filters]
+);
+
 extension_sql!(
     "COMMENT ON FUNCTION psqlqueue.normalize_message_filters(text) IS \
      'Internal: validates a subscription filter given as JSON text (an object of at most 100 names, each \
@@ -152,8 +273,49 @@ extension_sql!(
 
 #[cfg(test)]
 mod unit {
-    use super::{normalize, normalize_text};
+    use super::{evaluate, normalize, normalize_text};
     use serde_json::json;
+
+    #[test]
+    fn evaluates_as_the_sql_evaluator_did() {
+        let filter = r#"{"status": ["processed", "shipped"], "region": ["eu"]}"#;
+        let cases = [
+            (r#"{"status": "shipped", "region": "eu"}"#, true),
+            (
+                r#"{"status": "shipped", "region": "eu", "extra": "x"}"#,
+                true,
+            ),
+            (r#"{"status": "new", "region": "eu"}"#, false),
+            (r#"{"status": "shipped"}"#, false),
+            (r#"{"status": null, "region": "eu"}"#, false),
+            ("{}", false),
+        ];
+        for (attributes, expected) in cases {
+            assert_eq!(
+                evaluate(Some(filter), Some(attributes)),
+                Ok(expected),
+                "{attributes}"
+            );
+        }
+        assert_eq!(evaluate(Some(filter), None), Ok(false));
+        assert_eq!(evaluate(None, Some("{}")), Ok(true));
+        assert_eq!(evaluate(Some("{}"), None), Ok(true));
+        // Non-string values compare by their JSON text, as `->>` gives them.
+        assert_eq!(
+            evaluate(Some(r#"{"n": ["5"]}"#), Some(r#"{"n": 5}"#)),
+            Ok(true)
+        );
+    }
+
+    #[test]
+    fn malformed_input_is_a_worded_error() {
+        let err = evaluate(Some(r#"{"s": "x"}"#), Some("{}")).expect_err("bad filter");
+        assert!(err.starts_with("invalid message_filters: "), "{err}");
+        let err = evaluate(Some(r#"{"s": ["x"]}"#), Some("[]")).expect_err("bad attributes");
+        assert!(err.contains("must be a JSON object, got an array"), "{err}");
+        let err = evaluate(Some(r#"{"s": ["x"]}"#), Some("{")).expect_err("bad json");
+        assert!(err.starts_with("invalid attributes: "), "{err}");
+    }
 
     #[test]
     fn text_that_serde_cannot_hold_is_a_worded_error() {

@@ -2,8 +2,8 @@
 //!
 //! The queue logic is SQL (files under `sql/`, included here in dependency order) because the
 //! hot paths are single statements whose plans PL/pgSQL caches; Rust supplies what SQL lacks:
-//! monotonic ULID message ids (`id.rs`), the subscription filter validator (`filter.rs`) and
-//! the background worker that runs the retention sweep (`worker.rs`).
+//! monotonic ULID message ids (`id.rs`), the subscription filter validator and evaluator
+//! (`filter.rs`) and the background worker that runs the retention sweep (`worker.rs`).
 
 // Panics become PostgreSQL errors (pgrx catches them), but an unwrap is still a bug to avoid.
 #![cfg_attr(not(any(test, feature = "pg_test")), deny(clippy::unwrap_used))]
@@ -34,7 +34,7 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/pubsub.sql",
     name = "pubsub",
-    requires = ["message", "filter_comment"]
+    requires = ["message", "filter_comment", "match_comment"]
 );
 extension_sql_file!("../sql/sweep.sql", name = "sweep", requires = ["message"]);
 

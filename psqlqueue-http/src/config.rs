@@ -28,6 +28,11 @@ pub(crate) enum Command {
     Server(ServerArgs),
 }
 
+/// Most messages one `psqlqueue.receive` call leases (its own range is 1..=this).
+const RECEIVE_MAX_LIMIT: i64 = 1000;
+/// Most rows one `psqlqueue.sweep` call deletes (its own range is 1..=this).
+const SWEEP_MAX_ROWS: i64 = 100_000;
+
 /// Where the database is and how many connections to keep.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct DatabaseArgs {
@@ -86,7 +91,7 @@ pub(crate) struct ServerArgs {
         env = "PSQLQUEUE_QUEUE_MAX_NUMBER_OF_MESSAGES",
         default_value_t = 10,
         // receive's own range: the sidecar's cap may only narrow it.
-        value_parser = clap::value_parser!(i32).range(1..=1000)
+        value_parser = clap::value_parser!(i32).range(1..=RECEIVE_MAX_LIMIT)
     )]
     pub queue_max_number_of_messages: i32,
     #[command(flatten)]
@@ -112,7 +117,7 @@ pub(crate) struct SweepArgs {
         long,
         env = "PSQLQUEUE_SWEEP_BATCH",
         default_value_t = 10000,
-        value_parser = clap::value_parser!(i32).range(1..=100_000)
+        value_parser = clap::value_parser!(i32).range(1..=SWEEP_MAX_ROWS)
     )]
     pub sweep_batch: i32,
 }

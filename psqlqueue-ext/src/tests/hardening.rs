@@ -123,7 +123,7 @@ mod tests {
               WHERE p.pronamespace = 'psqlqueue'::regnamespace
                 AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)
                 AND p.prosqlbody IS NULL
-                AND NOT (l.lanname = 'c' AND p.proname IN ('ulid', 'normalize_message_filters'))",
+                AND NOT (l.lanname = 'c' AND p.proname IN ('ulid', 'normalize_message_filters', 'match_message_filters'))",
         );
         assert_eq!(unpinned, "none");
         // Planner settings on functions are the ones measured and commented (receive only).
@@ -160,6 +160,17 @@ mod tests {
         assert_eq!(
             one::<i64>("SELECT count(*) FROM psqlqueue.subscriptions"),
             0
+        );
+        // The evaluator parses what the jsonb type holds but serde cannot: an error it words.
+        assert_error(
+            &format!("SELECT psqlqueue.filter_matches('{{\"k\": [\"v\"]}}', '{{\"k\": {deep}}}')"),
+            "22023",
+            "invalid attributes",
+        );
+        assert_error(
+            "SELECT psqlqueue.filter_matches('{\"k\": \"v\"}', '{}')",
+            "22023",
+            "invalid message_filters",
         );
     }
 }
