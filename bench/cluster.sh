@@ -42,9 +42,9 @@ record_settings() {
   "${PSQL[@]}" -d postgres -Atc "SHOW jit" >"$OUT/jit"
 }
 
-fresh_db() { # name: a database with the extension and the fixtures
+fresh_db() { # name [version]: a database with the extension (this release, or the one named) and the fixtures
   "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1"
-  "${PSQL[@]}" -d "$1" -c "CREATE EXTENSION psqlqueue" -f "$BENCH/sql/fixtures.sql" >/dev/null
+  "${PSQL[@]}" -d "$1" -c "CREATE EXTENSION psqlqueue${2:+ VERSION '$2'}" -f "$BENCH/sql/fixtures.sql" >/dev/null
 }
 
 fill() { # db fill: queue 'bench' and the raw and original tables

@@ -59,6 +59,10 @@ WORKLOADS = [
     ("cycle_10", "SQL receive(10) + 10 acks"),
     ("raw_cycle_10", "raw UPDATE…SKIP LOCKED LIMIT 10 + DELETE"),
     ("orig_cycle_10", "original psqlqueue pattern, 10"),
+    ("prev_cycle_1", "0.4.0 receive(1) + ack (c=8 only)"),
+    ("receipt_cycle_1", "receive(1) + ack with its receipt (c=8 only)"),
+    ("batch_cycle_10", "receive(10) + one ack_batch with receipts (c=8 only)"),
+    ("lease_raw_cycle_10", "raw UPDATE…SKIP LOCKED LIMIT 10 + DELETE, beside ack_batch (c=8 only)"),
     ("publish_1", "publish, 1 subscription (1 match)"),
     ("publish_10", "publish, 10 subscriptions (5 match)"),
     ("publish_100", "publish, 100 subscriptions (50 match)"),
@@ -144,6 +148,8 @@ targets = [
     ("HTTP send ≥ 0.5× SQL send", ratio(med("http_send", C), med("send", C)), 0.5),
     ("HTTP receive+ack ≥ 0.5× SQL cycle (limit 1)", ratio(med("http_cycle_1", C), med("cycle_1", C)), 0.5),
     ("receive+ack at 1M waiting ≥ 0.8× at 1k", ratio(med("depth_1000000", 8), med("depth_1000", 8)), 0.8),
+    ("receive(1)+ack with receipts ≥ 0.95× the same cycle in 0.4.0", ratio(med("receipt_cycle_1", 8), med("prev_cycle_1", 8)), 0.95),
+    ("receive(10)+ack_batch ≥ 0.95× raw receive-10 + DELETE", ratio(med("batch_cycle_10", 8), med("lease_raw_cycle_10", 8)), 0.95),
 ]
 
 lines = []
@@ -223,7 +229,7 @@ if os.path.exists(plan_path):
         plan = f.read().strip()
 # Whether the head (everything before the lease) sorts the queue's rows instead of reading them in
 # index order: the generic plan cannot see that this queue is larger than the average one.
-head_sorted = "Sort Key: m.visible_at" in plan.split("CTE leased")[0]
+head_sorted = "Sort Key: m.visible_at" in plan.split("CTE taken")[0]
 if plan:
     if head_sorted:
         head = ("the head is **not** read in index order: the generic plan, which estimates every queue at the "

@@ -96,6 +96,27 @@ for rep in $(seq "$REPEAT"); do
   record orig_cycle_1_history 8 "$rep" "$(pgb bench_sql 8 "$OUT/orig_cycle_1.sql")"
 done
 
+# --- 1b: leases. Receipts against the release before them (0.4.0, installed beside this one:
+# same library, its own SQL), one ack_batch against the raw receive-10 + DELETE; each pair
+# measured back to back, alternating which goes first, at c=8.
+fresh_db bench_prev 0.4.0
+for rep in $(seq "$REPEAT"); do
+  say "leases c=8 rep=$rep"
+  fill bench_sql 40000
+  fill bench_prev 40000
+  if [ $(( rep % 2 )) = 1 ]; then
+    record prev_cycle_1 8 "$rep" "$(pgb bench_prev 8 "$BENCH/sql/cycle.sql" -D n=1)"
+    record receipt_cycle_1 8 "$rep" "$(pgb bench_sql 8 "$BENCH/sql/receipt_cycle.sql")"
+  else
+    record receipt_cycle_1 8 "$rep" "$(pgb bench_sql 8 "$BENCH/sql/receipt_cycle.sql")"
+    record prev_cycle_1 8 "$rep" "$(pgb bench_prev 8 "$BENCH/sql/cycle.sql" -D n=1)"
+  fi
+  fill bench_sql 150000
+  tps=$(pgb bench_sql 8 "$BENCH/sql/batch_cycle.sql"); record batch_cycle_10 8 "$rep" "$(mul "$tps" 10)"
+  tps=$(pgb bench_sql 8 "$OUT/raw_cycle_10.sql"); record lease_raw_cycle_10 8 "$rep" "$(mul "$tps" 10)"
+done
+"${PSQL[@]}" -d postgres -c "DROP DATABASE bench_prev" >/dev/null
+
 # --- 4: publish ---------------------------------------------------------------------------
 for c in $CONCURRENCY; do
   for rep in $(reps "$c"); do

@@ -1,7 +1,7 @@
--- Checks shared by the functions: ids, queue settings, pagination and messages. Each raises
--- 22023 naming the argument and the rule (raise_invalid, errors.sql). A rule lives here once;
--- the table constraints that restate one (schema.sql) say which, and a test holds the two to
--- the same boundaries (psqlqueue-ext/src/tests/checks.rs).
+-- Checks shared by the functions: ids, lease lengths, queue and dead-letter settings, pagination
+-- and messages. Each raises 22023 naming the argument and the rule (raise_invalid, errors.sql).
+-- A rule lives here once; the table constraints that restate one (schema.sql) say which, and a
+-- test holds the two to the same boundaries (psqlqueue-ext/src/tests/checks.rs).
 
 CREATE FUNCTION psqlqueue.check_id(kind text, id text)
 RETURNS void
@@ -19,16 +19,30 @@ $$;
 COMMENT ON FUNCTION psqlqueue.check_id(text, text) IS
     'Internal: raises 22023 unless id matches ^[a-zA-Z0-9._-]{1,128}$ (the rule for queue, topic and subscription ids).';
 
+-- A lease lasts at most 12 hours, whether it is a queue's ack deadline, a nack's visibility
+-- timeout or an extension.
+CREATE FUNCTION psqlqueue.check_lease_seconds(field text, seconds int, minimum int)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF seconds IS NULL OR seconds NOT BETWEEN minimum AND 43200 THEN
+        PERFORM psqlqueue.raise_invalid(field,
+            format('must be between %s and 43200 (12 hours), got %s', minimum, coalesce(seconds::text, 'null')));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.check_lease_seconds(text, int, int) IS
+    'Internal: raises 22023 naming field unless minimum <= seconds <= 43200 (the longest lease, 12 hours).';
+
 CREATE FUNCTION psqlqueue.check_queue_settings(ack_deadline_seconds int, message_retention_seconds int, delivery_delay_seconds int)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF ack_deadline_seconds IS NULL OR ack_deadline_seconds NOT BETWEEN 1 AND 43200 THEN
-        PERFORM psqlqueue.raise_invalid('ack_deadline_seconds',
-            format('must be between 1 and 43200 (12 hours), got %s', coalesce(ack_deadline_seconds::text, 'null')));
-    END IF;
+    PERFORM psqlqueue.check_lease_seconds('ack_deadline_seconds', ack_deadline_seconds, 1);
     IF message_retention_seconds IS NULL OR message_retention_seconds NOT BETWEEN 1 AND 1209600 THEN
         PERFORM psqlqueue.raise_invalid('message_retention_seconds',
             format('must be between 1 and 1209600 (14 days), got %s', coalesce(message_retention_seconds::text, 'null')));
@@ -43,6 +57,39 @@ END
 $$;
 COMMENT ON FUNCTION psqlqueue.check_queue_settings(int, int, int) IS
     'Internal: raises 22023 unless 1 <= ack deadline <= 43200, 1 <= retention <= 1209600 and 0 <= delay < retention.';
+
+-- Dead-letter settings: both or neither; the target is another queue that exists (locked
+-- against deletion until the caller commits, as the foreign key would).
+CREATE FUNCTION psqlqueue.check_dead_letter(queue_id text, max_delivery_attempts int, dead_letter_queue_id text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF (max_delivery_attempts IS NULL) <> (dead_letter_queue_id IS NULL) THEN
+        PERFORM psqlqueue.raise_invalid(
+            CASE WHEN max_delivery_attempts IS NULL THEN 'max_delivery_attempts' ELSE 'dead_letter_queue_id' END,
+            'max_delivery_attempts and dead_letter_queue_id are set together or not at all');
+    END IF;
+    IF max_delivery_attempts NOT BETWEEN 1 AND 1000 THEN
+        PERFORM psqlqueue.raise_invalid('max_delivery_attempts',
+            format('must be between 1 and 1000, got %s', max_delivery_attempts));
+    END IF;
+    IF dead_letter_queue_id = queue_id THEN
+        PERFORM psqlqueue.raise_invalid('dead_letter_queue_id', 'must name another queue, not the queue itself');
+    END IF;
+    IF dead_letter_queue_id IS NOT NULL THEN
+        PERFORM FROM psqlqueue.queues AS q WHERE q.id = check_dead_letter.dead_letter_queue_id FOR KEY SHARE;
+        IF NOT FOUND THEN
+            PERFORM psqlqueue.raise_invalid('dead_letter_queue_id',
+                format('queue %s does not exist', quote_literal(left(dead_letter_queue_id, 140))));
+        END IF;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.check_dead_letter(text, int, text) IS
+    'Internal: raises 22023 unless max_delivery_attempts (1..1000) and dead_letter_queue_id are both NULL or both '
+    'set, naming an existing queue other than queue_id (which it locks FOR KEY SHARE).';
 
 -- Offset/limit pagination is checked the same way by every list function.
 CREATE FUNCTION psqlqueue.check_page("offset" int, "limit" int)

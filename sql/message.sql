@@ -1,4 +1,5 @@
--- Messages: send, receive (lease), ack and nack.
+-- Messages: send and receive (which takes a lease and moves spent messages to their dead-letter
+-- queue). What a lease holder may do next (ack, nack, extend) is in lease.sql.
 -- Every timestamp comes from the database clock (clock_timestamp(), read once per call), so
 -- sidecars on several hosts agree, and calls inside one long transaction still see time pass.
 
@@ -37,6 +38,16 @@ COMMENT ON FUNCTION psqlqueue.send(text, text, text, jsonb) IS
     'delay and expires after its retention. An empty label means no label. '
     'Errors: 22023 bad body, label or attributes, P0002 no such queue.';
 
+CREATE FUNCTION psqlqueue.attempts_spent(delivery_attempts int, max_delivery_attempts int)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+-- SQL-standard body: inlined into receive, its names bound at creation.
+RETURN delivery_attempts >= max_delivery_attempts;
+COMMENT ON FUNCTION psqlqueue.attempts_spent(int, int) IS
+    'Internal: whether a message that has had delivery_attempts leases may have no more (its queue''s '
+    'max_delivery_attempts; NULL, never, when the queue has none). receive moves such a message to the '
+    'dead-letter queue when its last lease has ended.';
+
 CREATE FUNCTION psqlqueue.receive(queue text, label text DEFAULT NULL, "limit" int DEFAULT 10)
 RETURNS SETOF psqlqueue.received_message
 LANGUAGE plpgsql
@@ -74,9 +85,15 @@ BEGIN
             format('must be between 1 and 1000, got %s', coalesce(receive."limit"::text, 'null')));
     END IF;
     -- One statement: lock the live deliverable head of the queue (skipping rows other receivers
-    -- hold) and lease it for the queue's ack deadline. Expired rows are not part of the head,
-    -- so however many lie ahead they never take a place of the limit; sweep deletes them.
-    -- delivery_attempts saturates at the int maximum rather than overflowing.
+    -- hold) and lease it for the queue's ack deadline with a new receipt. Expired rows are not
+    -- part of the head, so however many lie ahead they never take a place of the limit; sweep
+    -- deletes them. delivery_attempts saturates at the int maximum rather than overflowing.
+    -- A head message that is spent (attempts_spent) moves instead, in place and so exactly once,
+    -- to the dead-letter queue: same id, body, label and attributes, attempts 0, deliverable at
+    -- once, its expiry kept, source_queue_id saying where it came from. This is the only place a
+    -- message becomes a dead letter; a receive that moves some returns fewer than it could, like
+    -- SQS. Leases and moves are one UPDATE: a second data-modifying CTE, run on every call,
+    -- measured 5% slower for receive(1) + ack (pgbench, c=8, stock settings).
     RETURN QUERY
     WITH head AS (
         SELECT array_agg(h.id) AS ids
@@ -89,17 +106,29 @@ BEGIN
                  ORDER BY m.visible_at, m.id
                  LIMIT receive."limit"
                    FOR UPDATE OF m SKIP LOCKED) AS h
-    ), leased AS (
+    ), taken AS (
         UPDATE psqlqueue.messages AS m
-           SET visible_at = at + make_interval(secs => q.ack_deadline_seconds),
-               delivery_attempts = least(m.delivery_attempts, 2147483646) + 1
+           SET queue_id = CASE WHEN psqlqueue.attempts_spent(m.delivery_attempts, q.max_delivery_attempts)
+                               THEN q.dead_letter_queue_id ELSE m.queue_id END,
+               source_queue_id = CASE WHEN psqlqueue.attempts_spent(m.delivery_attempts, q.max_delivery_attempts)
+                                      THEN m.queue_id ELSE m.source_queue_id END,
+               visible_at = CASE WHEN psqlqueue.attempts_spent(m.delivery_attempts, q.max_delivery_attempts)
+                                 THEN at ELSE at + make_interval(secs => q.ack_deadline_seconds) END,
+               delivery_attempts = CASE WHEN psqlqueue.attempts_spent(m.delivery_attempts, q.max_delivery_attempts)
+                                        THEN 0 ELSE least(m.delivery_attempts, 2147483646) + 1 END,
+               receipt = CASE WHEN psqlqueue.attempts_spent(m.delivery_attempts, q.max_delivery_attempts)
+                              THEN NULL ELSE psqlqueue.receipt() END
           FROM head AS h, psqlqueue.queues AS q
          WHERE m.id = ANY (h.ids) AND q.id = receive.queue
-        RETURNING m.id, m.queue_id, m.label, m.body, m.attributes, m.delivery_attempts, m.created_at
+        RETURNING m.id, m.queue_id, m.label, m.body, m.attributes, m.delivery_attempts, m.created_at,
+                  m.receipt, m.visible_at
     )
-    SELECT l.id, l.queue_id, l.label, l.body, l.attributes, l.delivery_attempts, l.created_at
-      FROM leased AS l
-     ORDER BY l.created_at, l.id;
+    -- What stayed in the queue was leased; what left it was dead-lettered.
+    SELECT t.id, t.queue_id, t.label, t.body, t.attributes, t.delivery_attempts, t.created_at,
+           t.receipt, t.visible_at
+      FROM taken AS t
+     WHERE t.queue_id = receive.queue
+     ORDER BY t.created_at, t.id;
     -- Only an empty answer asks whether the queue exists (nested, because an IF with a subquery
     -- runs as a query even when its first operand is false): the hot path does no extra lookup.
     IF NOT FOUND THEN
@@ -111,48 +140,8 @@ END
 $$;
 COMMENT ON FUNCTION psqlqueue.receive(text, text, int) IS
     'Leases up to "limit" (1..1000) deliverable messages of a queue, oldest first, optionally only those with '
-    'the given label: each becomes invisible for the queue''s ack deadline and its delivery_attempts grows by one. '
-    'Concurrent receivers never get the same message while its lease holds. Errors: 22023 bad limit, P0002 no such queue.';
-
-CREATE FUNCTION psqlqueue.ack(queue text, message_id text)
-RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    -- An acked message is deleted at once: nothing acked can pile up, and the index the
-    -- receive path reads stays as small as the real backlog.
-    DELETE FROM psqlqueue.messages AS m WHERE m.id = ack.message_id AND m.queue_id = ack.queue;
-    IF NOT FOUND THEN
-        PERFORM psqlqueue.get_queue(ack.queue);
-        PERFORM psqlqueue.raise_not_found('message', ack.message_id, 'queue', ack.queue);
-    END IF;
-END
-$$;
-COMMENT ON FUNCTION psqlqueue.ack(text, text) IS
-    'Acknowledges a message: it is removed and never delivered again. '
-    'Errors: P0002 no such queue (TABLE queues) or no such message in it (TABLE messages).';
-
-CREATE FUNCTION psqlqueue.nack(queue text, message_id text, visibility_timeout_seconds int DEFAULT 0)
-RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF nack.visibility_timeout_seconds IS NULL OR nack.visibility_timeout_seconds NOT BETWEEN 0 AND 43200 THEN
-        PERFORM psqlqueue.raise_invalid('visibility_timeout_seconds',
-            format('must be between 0 and 43200 (12 hours), got %s',
-                   coalesce(nack.visibility_timeout_seconds::text, 'null')));
-    END IF;
-    UPDATE psqlqueue.messages AS m
-       SET visible_at = clock_timestamp() + make_interval(secs => nack.visibility_timeout_seconds)
-     WHERE m.id = nack.message_id AND m.queue_id = nack.queue;
-    IF NOT FOUND THEN
-        PERFORM psqlqueue.get_queue(nack.queue);
-        PERFORM psqlqueue.raise_not_found('message', nack.message_id, 'queue', nack.queue);
-    END IF;
-END
-$$;
-COMMENT ON FUNCTION psqlqueue.nack(text, text, int) IS
-    'Gives a leased message back: it becomes deliverable again after visibility_timeout_seconds (0..43200; 0 = now). '
-    'Errors: 22023 bad timeout, P0002 no such queue or no such message in it.';
+    'the given label: each becomes invisible for the queue''s ack deadline (until lease_expires_at), its '
+    'delivery_attempts grows by one and it gets a new receipt, the proof of this lease that ack, nack and extend '
+    'check. Concurrent receivers never get the same message while its lease holds. A message that has had the '
+    'queue''s max_delivery_attempts leases moves to its dead-letter queue instead. '
+    'Errors: 22023 bad limit, P0002 no such queue.';

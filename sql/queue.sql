@@ -3,7 +3,8 @@
 -- the function's name and its columns qualified by a table alias.
 
 CREATE FUNCTION psqlqueue.create_queue(id text, ack_deadline_seconds int, message_retention_seconds int,
-                                       delivery_delay_seconds int DEFAULT 0)
+                                       delivery_delay_seconds int DEFAULT 0, max_delivery_attempts int DEFAULT NULL,
+                                       dead_letter_queue_id text DEFAULT NULL)
 RETURNS psqlqueue.queues
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -16,12 +17,15 @@ BEGIN
     PERFORM psqlqueue.check_id('queue', create_queue.id);
     PERFORM psqlqueue.check_queue_settings(create_queue.ack_deadline_seconds,
         create_queue.message_retention_seconds, create_queue.delivery_delay_seconds);
+    PERFORM psqlqueue.check_dead_letter(create_queue.id, create_queue.max_delivery_attempts,
+        create_queue.dead_letter_queue_id);
     -- ON CONFLICT rather than catching unique_violation: no subtransaction, and a concurrent
     -- creator of the same id gets the same clean error.
     INSERT INTO psqlqueue.queues AS q (id, ack_deadline_seconds, message_retention_seconds, delivery_delay_seconds,
-                                       created_at, updated_at)
+                                       max_delivery_attempts, dead_letter_queue_id, created_at, updated_at)
     VALUES (create_queue.id, create_queue.ack_deadline_seconds, create_queue.message_retention_seconds,
-            create_queue.delivery_delay_seconds, at, at)
+            create_queue.delivery_delay_seconds, create_queue.max_delivery_attempts,
+            create_queue.dead_letter_queue_id, at, at)
     ON CONFLICT DO NOTHING
     RETURNING q.* INTO created;
     IF NOT FOUND THEN
@@ -30,11 +34,14 @@ BEGIN
     RETURN created;
 END
 $$;
-COMMENT ON FUNCTION psqlqueue.create_queue(text, int, int, int) IS
-    'Creates a queue and returns its row. Errors: 22023 bad id or settings, 23505 the id is taken.';
+COMMENT ON FUNCTION psqlqueue.create_queue(text, int, int, int, int, text) IS
+    'Creates a queue and returns its row. With max_delivery_attempts (1..1000) and dead_letter_queue_id (another '
+    'existing queue), a message whose last allowed lease ends without an ack moves to that queue. '
+    'Errors: 22023 bad id or settings, 23505 the id is taken.';
 
 CREATE FUNCTION psqlqueue.update_queue(id text, ack_deadline_seconds int, message_retention_seconds int,
-                                       delivery_delay_seconds int)
+                                       delivery_delay_seconds int, max_delivery_attempts int DEFAULT NULL,
+                                       dead_letter_queue_id text DEFAULT NULL)
 RETURNS psqlqueue.queues
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -44,10 +51,14 @@ DECLARE
 BEGIN
     PERFORM psqlqueue.check_queue_settings(update_queue.ack_deadline_seconds,
         update_queue.message_retention_seconds, update_queue.delivery_delay_seconds);
+    PERFORM psqlqueue.check_dead_letter(update_queue.id, update_queue.max_delivery_attempts,
+        update_queue.dead_letter_queue_id);
     UPDATE psqlqueue.queues AS q
        SET ack_deadline_seconds = update_queue.ack_deadline_seconds,
            message_retention_seconds = update_queue.message_retention_seconds,
            delivery_delay_seconds = update_queue.delivery_delay_seconds,
+           max_delivery_attempts = update_queue.max_delivery_attempts,
+           dead_letter_queue_id = update_queue.dead_letter_queue_id,
            updated_at = clock_timestamp()
      WHERE q.id = update_queue.id
     RETURNING q.* INTO updated;
@@ -57,9 +68,9 @@ BEGIN
     RETURN updated;
 END
 $$;
-COMMENT ON FUNCTION psqlqueue.update_queue(text, int, int, int) IS
-    'Changes a queue''s settings and returns its row. They apply to messages sent and leases taken from now on. '
-    'Errors: 22023 bad settings, P0002 no such queue.';
+COMMENT ON FUNCTION psqlqueue.update_queue(text, int, int, int, int, text) IS
+    'Replaces a queue''s settings (dead-letter settings left out are cleared) and returns its row. They apply to '
+    'messages sent and leases taken from now on. Errors: 22023 bad settings, P0002 no such queue.';
 
 CREATE FUNCTION psqlqueue.get_queue(id text)
 RETURNS psqlqueue.queues
@@ -97,7 +108,21 @@ RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    referrer text;
 BEGIN
+    -- Worded here; the foreign key (RESTRICT) still refuses a referrer that commits meanwhile.
+    SELECT q.id INTO referrer
+      FROM psqlqueue.queues AS q
+     WHERE q.dead_letter_queue_id = delete_queue.id
+     ORDER BY q.id LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'dependent_objects_still_exist',
+            MESSAGE = format('queue "%s" is the dead-letter queue of queue "%s"', delete_queue.id, referrer),
+            HINT = 'Clear that queue''s dead-letter settings (update it without them) first.',
+            TABLE = 'queues';
+    END IF;
     DELETE FROM psqlqueue.queues AS q WHERE q.id = delete_queue.id;
     IF NOT FOUND THEN
         PERFORM psqlqueue.raise_not_found('queue', delete_queue.id);
@@ -105,7 +130,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION psqlqueue.delete_queue(text) IS
-    'Deletes a queue with its messages and subscriptions. Errors: P0002 no such queue.';
+    'Deletes a queue with its messages and subscriptions. Dead-lettered messages it sent elsewhere stay there. '
+    'Errors: P0002 no such queue, 2BP01 the queue is another queue''s dead-letter queue.';
 
 CREATE FUNCTION psqlqueue.queue_stats(id text)
 RETURNS psqlqueue.queue_stats
@@ -166,7 +192,7 @@ COMMENT ON FUNCTION psqlqueue.cleanup_queue(text) IS
 
 CREATE FUNCTION psqlqueue.queue_metrics()
 RETURNS TABLE (queue_id text, deliverable bigint, in_flight bigint, delayed bigint,
-               oldest_deliverable_age_seconds bigint)
+               oldest_deliverable_age_seconds bigint, dead_lettered bigint)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -178,7 +204,8 @@ AS $$
            count(m.id) FILTER (WHERE m.visible_at > c.at AND m.expires_at > c.at AND m.delivery_attempts > 0),
            count(m.id) FILTER (WHERE m.visible_at > c.at AND m.expires_at > c.at AND m.delivery_attempts = 0),
            coalesce(floor(extract(epoch FROM c.at - min(m.created_at)
-                                   FILTER (WHERE m.visible_at <= c.at AND m.expires_at > c.at)))::bigint, 0)
+                                   FILTER (WHERE m.visible_at <= c.at AND m.expires_at > c.at)))::bigint, 0),
+           count(m.id) FILTER (WHERE m.source_queue_id IS NOT NULL AND m.expires_at > c.at)
       FROM psqlqueue.queues AS q
      CROSS JOIN clock AS c
       LEFT JOIN psqlqueue.messages AS m ON m.queue_id = q.id
@@ -187,4 +214,5 @@ AS $$
 $$;
 COMMENT ON FUNCTION psqlqueue.queue_metrics() IS
     'Per queue: messages deliverable now, in flight (leased or nacked with a timeout), delayed (never delivered, '
-    'not yet visible) and the age in seconds of the oldest deliverable one. One scan for all queues.';
+    'not yet visible), the age in seconds of the oldest deliverable one, and how many of its unexpired messages '
+    'were dead-lettered into it from another queue. One scan for all queues.';

@@ -1,5 +1,5 @@
 -- psqlqueue schema: tables, types and indexes. Functions live in errors.sql, checks.sql,
--- queue.sql, message.sql, pubsub.sql and sweep.sql; this file runs first (it is the
+-- queue.sql, message.sql, lease.sql, dead_letter.sql, pubsub.sql and sweep.sql; this file runs first (it is the
 -- extension's bootstrap SQL). The CHECK constraints below restate rules whose home is
 -- checks.sql, as a last line of defence for rows written without the functions; each one's
 -- comment names its check, and a test holds both to the same boundaries.
@@ -15,8 +15,17 @@ CREATE TABLE psqlqueue.queues (
     delivery_delay_seconds    int         NOT NULL DEFAULT 0,
     created_at                timestamptz NOT NULL DEFAULT clock_timestamp(),
     updated_at                timestamptz NOT NULL DEFAULT clock_timestamp(),
+    -- Dead letters: a message whose max_delivery_attempts-th lease ends without an ack moves to
+    -- dead_letter_queue_id (message.sql, receive). Both set or neither. A queue that is another's
+    -- dead-letter queue cannot be deleted while referenced (RESTRICT backs delete_queue's check).
+    max_delivery_attempts     int
+                                          CONSTRAINT queues_max_delivery_attempts_range CHECK (max_delivery_attempts BETWEEN 1 AND 1000),
+    dead_letter_queue_id      text
+                                          CONSTRAINT queues_dead_letter_queue_fkey REFERENCES psqlqueue.queues (id) ON DELETE RESTRICT,
     CONSTRAINT queues_delay_range CHECK (delivery_delay_seconds >= 0
-                                         AND delivery_delay_seconds < message_retention_seconds)
+                                         AND delivery_delay_seconds < message_retention_seconds),
+    CONSTRAINT queues_dead_letter_pair CHECK ((max_delivery_attempts IS NULL) = (dead_letter_queue_id IS NULL)),
+    CONSTRAINT queues_dead_letter_other CHECK (dead_letter_queue_id <> id)
 );
 
 -- One row per message not yet acked. An acked message is deleted at once, so the table holds
@@ -26,6 +35,11 @@ CREATE TABLE psqlqueue.queues (
 -- visible_at is the single timing column the hot path reads: a message is deliverable when
 -- visible_at <= now and expires_at > now. Sending sets it to now + delay, receiving to
 -- now + ack deadline (the lease), nack to now + the given timeout.
+--
+-- receipt is the current lease's proof, drawn anew by every delivery and cleared when the lease
+-- is given back: a message is leased right now when receipt IS NOT NULL and visible_at > now
+-- (psqlqueue.lease_held, lease.sql). source_queue_id is the queue a dead-lettered message came
+-- from (redrive sends it back there); NULL for every other message.
 CREATE TABLE psqlqueue.messages (
     id                text        PRIMARY KEY,                -- ULID: sortable by send time
     queue_id          text        NOT NULL REFERENCES psqlqueue.queues (id) ON DELETE CASCADE,
@@ -35,7 +49,9 @@ CREATE TABLE psqlqueue.messages (
     delivery_attempts int         NOT NULL DEFAULT 0,         -- saturates at 2147483647
     visible_at        timestamptz NOT NULL,
     expires_at        timestamptz NOT NULL,
-    created_at        timestamptz NOT NULL
+    created_at        timestamptz NOT NULL,
+    receipt           text,
+    source_queue_id   text                                    -- no foreign key: outlives its queue
 );
 
 -- The receive path: per queue, in the order messages become deliverable. Reading the head of
@@ -74,7 +90,9 @@ CREATE TYPE psqlqueue.received_message AS (
     body              text,
     attributes        jsonb,
     delivery_attempts int,
-    created_at        timestamptz
+    created_at        timestamptz,
+    receipt           text,        -- pass it to ack, nack and extend: proof of this lease
+    lease_expires_at  timestamptz
 );
 
 CREATE TYPE psqlqueue.queue_stats AS (
@@ -88,6 +106,9 @@ COMMENT ON CONSTRAINT subscriptions_id_format ON psqlqueue.subscriptions IS 'Res
 COMMENT ON CONSTRAINT queues_ack_deadline_range ON psqlqueue.queues IS 'Restates psqlqueue.check_queue_settings (checks.sql).';
 COMMENT ON CONSTRAINT queues_retention_range ON psqlqueue.queues IS 'Restates psqlqueue.check_queue_settings (checks.sql).';
 COMMENT ON CONSTRAINT queues_delay_range ON psqlqueue.queues IS 'Restates psqlqueue.check_queue_settings (checks.sql).';
+COMMENT ON CONSTRAINT queues_max_delivery_attempts_range ON psqlqueue.queues IS 'Restates psqlqueue.check_dead_letter (checks.sql).';
+COMMENT ON CONSTRAINT queues_dead_letter_pair ON psqlqueue.queues IS 'Restates psqlqueue.check_dead_letter (checks.sql).';
+COMMENT ON CONSTRAINT queues_dead_letter_other ON psqlqueue.queues IS 'Restates psqlqueue.check_dead_letter (checks.sql).';
 
 -- pg_dump keeps the rows of extension tables only when they are registered.
 SELECT pg_catalog.pg_extension_config_dump('psqlqueue.queues', '');

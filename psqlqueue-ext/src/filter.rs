@@ -23,6 +23,9 @@ use pgrx::JsonB;
 use pgrx::prelude::*;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 
 /// Most attribute names one filter may test.
 const MAX_KEYS: usize = 100;
@@ -232,27 +235,76 @@ pub fn match_message_filters(filters: Option<&str>, attributes: Option<&str>) ->
 
 /// [`match_message_filters`] without the error report.
 fn evaluate(filters: Option<&str>, attributes: Option<&str>) -> Result<bool, FilterError> {
-    let filter = match filters {
-        None => None,
-        Some(text) => parse_json(text)
-            .and_then(|value| parse(Some(&value)))
-            .map_err(|problem| format!("invalid message_filters: {problem}"))?,
-    };
-    let Some(filter) = filter else {
+    let Some(filters) = filters else {
         return Ok(true);
     };
-    let attributes = match attributes.map(serde_json::from_str::<Value>) {
-        None => Map::new(),
-        Some(Ok(Value::Object(map))) => map,
-        Some(Ok(other)) => {
-            return Err(format!(
-                "invalid attributes: must be a JSON object, got {}",
-                kind(&other)
-            ));
+    PARSED.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let Some(filter) = cache.filter(filters)? else {
+            return Ok(true);
+        };
+        let attributes = cache.attributes(attributes)?;
+        Ok(filter.matches(&attributes))
+    })
+}
+
+/// Most parsed filters kept per backend; the cache starts over when it is full.
+const CACHED_FILTERS: usize = 1024;
+
+thread_local! {
+    // publish evaluates every subscription's filter against one message's attributes, and the
+    // same subscriptions again for the next message: parsing each text once per backend (not
+    // once per row) is what keeps the evaluator as fast as the SQL one it replaced.
+    static PARSED: RefCell<Parsed> = RefCell::new(Parsed::default());
+}
+
+/// Filters and the latest attributes, parsed, keyed by their JSON text.
+#[derive(Default)]
+struct Parsed {
+    filters: HashMap<String, Option<Rc<Filter>>>,
+    attributes: Option<(String, Rc<Map<String, Value>>)>,
+}
+
+impl Parsed {
+    /// The parsed filter for `text` (`None`: it filters nothing), from the cache when there.
+    fn filter(&mut self, text: &str) -> Result<Option<Rc<Filter>>, FilterError> {
+        if let Some(filter) = self.filters.get(text) {
+            return Ok(filter.clone());
         }
-        Some(Err(error)) => return Err(format!("invalid attributes: {error}")),
-    };
-    Ok(filter.matches(&attributes))
+        let filter = parse_json(text)
+            .and_then(|value| parse(Some(&value)))
+            .map_err(|problem| format!("invalid message_filters: {problem}"))?
+            .map(Rc::new);
+        if self.filters.len() >= CACHED_FILTERS {
+            self.filters.clear();
+        }
+        self.filters.insert(text.to_owned(), filter.clone());
+        Ok(filter)
+    }
+
+    /// The parsed attributes for `text` (none: an empty object); the latest are kept.
+    fn attributes(&mut self, text: Option<&str>) -> Result<Rc<Map<String, Value>>, FilterError> {
+        let Some(text) = text else {
+            return Ok(Rc::new(Map::new()));
+        };
+        if let Some((cached, map)) = &self.attributes
+            && cached == text
+        {
+            return Ok(map.clone());
+        }
+        let map = match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(map)) => Rc::new(map),
+            Ok(other) => {
+                return Err(format!(
+                    "invalid attributes: must be a JSON object, got {}",
+                    kind(&other)
+                ));
+            }
+            Err(error) => return Err(format!("invalid attributes: {error}")),
+        };
+        self.attributes = Some((text.to_owned(), map.clone()));
+        Ok(map)
+    }
 }
 
 extension_sql!(

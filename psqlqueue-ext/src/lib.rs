@@ -2,8 +2,9 @@
 //!
 //! The queue logic is SQL (files under `sql/`, included here in dependency order) because the
 //! hot paths are single statements whose plans PL/pgSQL caches; Rust supplies what SQL lacks:
-//! monotonic ULID message ids (`id.rs`), the subscription filter validator and evaluator
-//! (`filter.rs`) and the background worker that runs the retention sweep (`worker.rs`).
+//! monotonic ULID message ids (`id.rs`), lease receipts (`receipt.rs`), the subscription
+//! filter validator and evaluator (`filter.rs`) and the background worker that runs the
+//! retention sweep (`worker.rs`).
 
 // Panics become PostgreSQL errors (pgrx catches them), but an unwrap is still a bug to avoid.
 #![cfg_attr(not(any(test, feature = "pg_test")), deny(clippy::unwrap_used))]
@@ -12,6 +13,7 @@ use pgrx::prelude::*;
 
 mod filter;
 mod id;
+mod receipt;
 mod worker;
 
 ::pgrx::pg_module_magic!(name, version);
@@ -29,12 +31,18 @@ extension_sql_file!("../sql/queue.sql", name = "queue", requires = ["checks"]);
 extension_sql_file!(
     "../sql/message.sql",
     name = "message",
-    requires = ["queue", "ulid_comment"]
+    requires = ["queue", "ulid_comment", "receipt_comment"]
+);
+extension_sql_file!("../sql/lease.sql", name = "lease", requires = ["message"]);
+extension_sql_file!(
+    "../sql/dead_letter.sql",
+    name = "dead_letter",
+    requires = ["lease"]
 );
 extension_sql_file!(
     "../sql/pubsub.sql",
     name = "pubsub",
-    requires = ["message", "filter_comment", "match_comment"]
+    requires = ["dead_letter", "filter_comment", "match_comment"]
 );
 extension_sql_file!("../sql/sweep.sql", name = "sweep", requires = ["message"]);
 

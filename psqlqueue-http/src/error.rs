@@ -24,14 +24,25 @@ pub(crate) enum ErrorCode {
     TopicNotFound = 8,
     SubscriptionExists = 9,
     SubscriptionNotFound = 10,
+    /// The lease an ack, nack or extend names is not held (expired, given back, or another
+    /// receipt's).
+    LeaseNotHeld = 11,
+    /// The queue is another queue's dead-letter queue, so it cannot be deleted.
+    QueueInUse = 12,
 }
+
+/// The message of a lease-not-held error, also used for such entries of a batch.
+pub(crate) const LEASE_NOT_HELD: &str = "lease not held";
+/// The message of a message-not-found error, also used for such entries of a batch.
+pub(crate) const MESSAGE_NOT_FOUND: &str = "message not found";
 
 /// The error body.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ErrorResponse {
     /// 1 internal, 2 malformed request, 3 validation failed, 4 queue exists, 5 queue not found,
     /// 6 message not found, 7 topic exists, 8 topic not found, 9 subscription exists,
-    /// 10 subscription not found.
+    /// 10 subscription not found, 11 lease not held, 12 queue in use (another queue's
+    /// dead-letter queue).
     pub code: u8,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -55,6 +66,8 @@ pub(crate) enum ApiError {
     QueueExists(String),
     TopicExists(String),
     SubscriptionExists(String),
+    LeaseNotHeld(String),
+    QueueInUse(String),
     /// No route has this path.
     NoRoute,
     /// The path exists, but not with this method.
@@ -96,7 +109,7 @@ impl ApiError {
             ApiError::MessageNotFound(d) => (
                 StatusCode::NOT_FOUND,
                 C::MessageNotFound,
-                "message not found",
+                MESSAGE_NOT_FOUND,
                 Some(d),
             ),
             ApiError::TopicNotFound(d) => (
@@ -127,6 +140,18 @@ impl ApiError {
                 StatusCode::CONFLICT,
                 C::SubscriptionExists,
                 "subscription already exists",
+                Some(d),
+            ),
+            ApiError::LeaseNotHeld(d) => (
+                StatusCode::CONFLICT,
+                C::LeaseNotHeld,
+                LEASE_NOT_HELD,
+                Some(d),
+            ),
+            ApiError::QueueInUse(d) => (
+                StatusCode::CONFLICT,
+                C::QueueInUse,
+                "queue is a dead-letter queue",
                 Some(d),
             ),
             ApiError::NoRoute => (StatusCode::NOT_FOUND, C::Malformed, "no such route", None),
@@ -201,6 +226,10 @@ impl From<tokio_postgres::Error> for ApiError {
             ("23505", Some("queues")) => ApiError::QueueExists(details),
             ("23505", Some("topics")) => ApiError::TopicExists(details),
             ("23505", Some("subscriptions")) => ApiError::SubscriptionExists(details),
+            ("55000", Some("messages")) => ApiError::LeaseNotHeld(details),
+            // 23503: a queue named as dead-letter queue by an update that committed between
+            // delete_queue's check and its delete; the foreign key refused it instead.
+            ("2BP01" | "23503", Some("queues")) => ApiError::QueueInUse(details),
             (code, _) => ApiError::Internal(format!("{code}: {details}")),
         }
     }

@@ -33,6 +33,20 @@ pub(crate) async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Resul
     })
 }
 
+/// A body that may be left out: empty (or only whitespace) reads as `T::default()`, anything
+/// else must be JSON for `T`.
+pub(crate) async fn optional_body<S: Send + Sync, T: DeserializeOwned + Default>(
+    req: Request,
+    state: &S,
+) -> Result<T, ApiError> {
+    let bytes = body_bytes(req, state).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        Ok(T::default())
+    } else {
+        parse_json(&bytes)
+    }
+}
+
 /// Parses JSON with the error split described on [`ApiJson`]. Two failures serde_json files
 /// under syntax are well-formed JSON it declines to hold: a number beyond f64 (`1e400`) and
 /// nesting past its recursion limit. No valid request carries either, so they are "validation

@@ -1,6 +1,7 @@
 //! Prometheus metrics: requests by method, matched route and status; the pool; the sweeper's
-//! ticks and deletions; and per-queue depth from one `psqlqueue.queue_metrics()` call, cached
-//! for a few seconds so frequent scrapes of many queues stay cheap.
+//! ticks and deletions; and per-queue depth and dead letters from one
+//! `psqlqueue.queue_metrics()` call, cached for a few seconds so frequent scrapes of many
+//! queues stay cheap.
 
 use crate::db::Db;
 use axum::extract::{MatchedPath, Request, State};
@@ -29,6 +30,7 @@ pub(crate) struct Metrics {
     pool_waiting: IntGauge,
     queue_messages: IntGaugeVec,
     queue_oldest: IntGaugeVec,
+    queue_dead_lettered: IntGaugeVec,
     queues_refreshed: Mutex<Option<Instant>>,
     swept: IntCounter,
     sweep_ticks: IntCounterVec,
@@ -110,6 +112,13 @@ impl Metrics {
             ),
             &["queue"],
         )?;
+        let queue_dead_lettered = IntGaugeVec::new(
+            Opts::new(
+                "psqlqueue_queue_dead_lettered_messages",
+                "Unexpired messages in the queue that were moved there as dead letters from another queue",
+            ),
+            &["queue"],
+        )?;
         let swept = IntCounter::new(
             "psqlqueue_swept_messages_total",
             "Expired messages this sidecar's sweeper deleted",
@@ -132,6 +141,7 @@ impl Metrics {
         registry.register(Box::new(pool_waiting.clone()))?;
         registry.register(Box::new(queue_messages.clone()))?;
         registry.register(Box::new(queue_oldest.clone()))?;
+        registry.register(Box::new(queue_dead_lettered.clone()))?;
         registry.register(Box::new(swept.clone()))?;
         registry.register(Box::new(sweep_ticks.clone()))?;
         Ok(Metrics {
@@ -144,6 +154,7 @@ impl Metrics {
             pool_waiting,
             queue_messages,
             queue_oldest,
+            queue_dead_lettered,
             queues_refreshed: Mutex::new(None),
             swept,
             sweep_ticks,
@@ -178,6 +189,7 @@ impl Metrics {
                 // Reset first, so a deleted queue's series disappear.
                 self.queue_messages.reset();
                 self.queue_oldest.reset();
+                self.queue_dead_lettered.reset();
                 for row in rows {
                     let queue: &str = row.get(0);
                     for (index, name) in [(1, "deliverable"), (2, "in_flight"), (3, "delayed")] {
@@ -188,6 +200,9 @@ impl Metrics {
                     self.queue_oldest
                         .with_label_values(&[queue])
                         .set(row.get(4));
+                    self.queue_dead_lettered
+                        .with_label_values(&[queue])
+                        .set(row.get(5));
                 }
                 *refreshed = Some(Instant::now());
             }

@@ -20,6 +20,13 @@ pub(crate) struct QueueRequest {
     /// When absent, `psqlqueue.create_queue`'s default (0).
     #[schema(example = 0)]
     pub delivery_delay_seconds: Option<i32>,
+    /// Leases a message may have (1..1000) before it moves to `dead_letter_queue_id`; set both
+    /// or neither.
+    #[schema(example = 5)]
+    pub max_delivery_attempts: Option<i32>,
+    /// Another existing queue, where spent messages go.
+    #[schema(example = "my-dead-letters")]
+    pub dead_letter_queue_id: Option<String>,
 }
 
 /// New settings for a queue: all three, as `psqlqueue.update_queue` requires (a missing delay
@@ -29,6 +36,9 @@ pub(crate) struct QueueUpdateRequest {
     pub ack_deadline_seconds: i32,
     pub message_retention_seconds: i32,
     pub delivery_delay_seconds: i32,
+    /// Both or neither, as on create; leaving them out clears the queue's dead-letter settings.
+    pub max_delivery_attempts: Option<i32>,
+    pub dead_letter_queue_id: Option<String>,
 }
 
 /// A queue.
@@ -38,6 +48,10 @@ pub(crate) struct QueueResponse {
     pub ack_deadline_seconds: i32,
     pub message_retention_seconds: i32,
     pub delivery_delay_seconds: i32,
+    /// Null when the queue has no dead-letter queue.
+    pub max_delivery_attempts: Option<i32>,
+    /// Null when the queue has no dead-letter queue.
+    pub dead_letter_queue_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -49,6 +63,8 @@ impl From<&Row> for QueueResponse {
             ack_deadline_seconds: row.get("ack_deadline_seconds"),
             message_retention_seconds: row.get("message_retention_seconds"),
             delivery_delay_seconds: row.get("delivery_delay_seconds"),
+            max_delivery_attempts: row.get("max_delivery_attempts"),
+            dead_letter_queue_id: row.get("dead_letter_queue_id"),
             created_at: row.get("created_at"),
             updated_at: row.get("updated_at"),
         }
@@ -95,6 +111,12 @@ pub(crate) struct MessageResponse {
     pub attributes: Value,
     pub delivery_attempts: i32,
     pub created_at: DateTime<Utc>,
+    /// Proof of this delivery's lease: pass it to ack, nack and extend. A new one is drawn for
+    /// every delivery, so once the lease ends it no longer works.
+    #[schema(example = "5f0c3a9e2b7d41c68e1f0a2b3c4d5e6f")]
+    pub receipt: String,
+    /// When the lease ends unless acked, nacked or extended first.
+    pub lease_expires_at: DateTime<Utc>,
 }
 
 impl From<&Row> for MessageResponse {
@@ -107,6 +129,8 @@ impl From<&Row> for MessageResponse {
             attributes: row.get("attributes"),
             delivery_attempts: row.get("delivery_attempts"),
             created_at: row.get("created_at"),
+            receipt: row.get("receipt"),
+            lease_expires_at: row.get("lease_expires_at"),
         }
     }
 }
@@ -128,12 +152,102 @@ pub(crate) struct ReceiveParams {
     pub limit: Option<i32>,
 }
 
-/// Nack parameters: the body or the query string may carry the timeout (default 0).
+/// Ack parameters: the body or the query string may carry the receipt.
+#[derive(Debug, Default, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AckRequest {
+    /// The receipt of the delivery being acked; without one, any current lease will do.
+    pub receipt: Option<String>,
+}
+
+/// Nack parameters: the body or the query string may carry them (the timeout defaults to 0).
 #[derive(Debug, Default, Deserialize, ToSchema, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct NackRequest {
     /// Seconds before the message is deliverable again (0..43200).
     pub visibility_timeout_seconds: Option<i32>,
+    /// The receipt of the delivery being given back; without one, any current lease will do.
+    pub receipt: Option<String>,
+}
+
+/// A lease to extend.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct ExtendRequest {
+    /// The receipt of the lease.
+    pub receipt: String,
+    /// The lease ends this many seconds from now (1..43200).
+    #[schema(example = 60)]
+    pub seconds: i32,
+}
+
+/// An extended lease.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ExtendResponse {
+    pub lease_expires_at: DateTime<Utc>,
+}
+
+/// One message of a batch ack or nack.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct BatchEntry {
+    pub id: String,
+    /// As for a single ack or nack: optional.
+    pub receipt: Option<String>,
+}
+
+/// A batch ack or nack: up to 1000 messages.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct BatchRequest {
+    pub messages: Vec<BatchEntry>,
+    /// For nack: seconds before the messages are deliverable again (0..43200, default 0).
+    pub visibility_timeout_seconds: Option<i32>,
+}
+
+impl BatchRequest {
+    /// The ids and their receipts as the two arrays the SQL batch functions take.
+    pub(crate) fn columns(&self) -> (Vec<&str>, Vec<Option<&str>>) {
+        self.messages
+            .iter()
+            .map(|entry| (entry.id.as_str(), entry.receipt.as_deref()))
+            .unzip()
+    }
+}
+
+/// A message of a batch that was not acked or nacked, and why, in the error body's terms.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct BatchFailure {
+    pub id: String,
+    /// 6 message not found, 11 lease not held.
+    pub code: u8,
+    pub message: String,
+}
+
+/// The result of a batch ack.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AckBatchResponse {
+    pub acked: Vec<String>,
+    pub failed: Vec<BatchFailure>,
+}
+
+/// The result of a batch nack.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct NackBatchResponse {
+    pub nacked: Vec<String>,
+    pub failed: Vec<BatchFailure>,
+}
+
+/// What to redrive: both optional.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub(crate) struct RedriveRequest {
+    /// Most messages to move (1..100000, default 1000).
+    pub limit: Option<i32>,
+    /// Send every message here instead of back to the queue each came from.
+    pub target_queue_id: Option<String>,
+}
+
+/// How many messages a redrive moved.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RedriveResponse {
+    pub moved: i32,
 }
 
 /// A new topic.

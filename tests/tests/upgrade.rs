@@ -160,6 +160,14 @@ async fn every_upgrade_path_ends_at_a_fresh_install_with_the_data_kept() {
             delivered, 1,
             "the subscription survived the update from {from}"
         );
+        // Its holder has no receipt (old versions drew none): the update gave the lease one, so
+        // the receipt-less ack of the original API still works on it, and only on it.
+        client
+            .batch_execute(
+                "SELECT psqlqueue.ack('orders', id) FROM psqlqueue.messages WHERE body = 'leased'",
+            )
+            .await
+            .unwrap_or_else(|e| panic!("ack of a lease taken before the update from {from}: {e}"));
         let left: i64 = client
             .query_one(
                 "SELECT count(*) FROM psqlqueue.messages WHERE queue_id = 'orders'",
@@ -168,7 +176,7 @@ async fn every_upgrade_path_ends_at_a_fresh_install_with_the_data_kept() {
             .await
             .unwrap()
             .get(0);
-        assert_eq!(left, 3, "nothing lost in the update from {from}");
+        assert_eq!(left, 2, "nothing else lost in the update from {from}");
         drop(client);
         db.drop_db().await;
     }

@@ -50,6 +50,41 @@ mod tests {
     }
 
     #[pg_test]
+    fn dead_letter_constraints_agree_with_check_dead_letter() {
+        run(
+            "INSERT INTO psqlqueue.queues (id, ack_deadline_seconds, message_retention_seconds) VALUES ('dlq', 30, 60)",
+        );
+        // (queue id, max_delivery_attempts, dead_letter_queue_id). A target that does not exist
+        // is refused by both too (the check says so, the foreign key refuses it).
+        let settings = [
+            ("'a'", "NULL", "NULL"),
+            ("'a'", "1", "'dlq'"),
+            ("'a'", "1000", "'dlq'"),
+            ("'a'", "0", "'dlq'"),
+            ("'a'", "1001", "'dlq'"),
+            ("'a'", "5", "NULL"),
+            ("'a'", "NULL", "'dlq'"),
+            ("'a'", "5", "'a'"),
+            ("'a'", "5", "'nope'"),
+        ];
+        for (id, max, target) in settings {
+            let check = accepted(&format!(
+                "SELECT psqlqueue.check_dead_letter({id}, {max}, {target})"
+            ));
+            let table = accepted(&format!(
+                "INSERT INTO psqlqueue.queues (id, ack_deadline_seconds, message_retention_seconds,
+                                               max_delivery_attempts, dead_letter_queue_id)
+                 VALUES ({id}, 30, 60, {max}, {target})"
+            ));
+            assert_eq!(
+                table, check,
+                "max {max}, target {target}: check says {check}"
+            );
+            run("DELETE FROM psqlqueue.queues WHERE id <> 'dlq'");
+        }
+    }
+
+    #[pg_test]
     fn settings_constraints_agree_with_check_queue_settings() {
         let settings = [
             (0, 60, 0),

@@ -42,16 +42,31 @@ mod tests {
     /// Every API function, on the happy path and on error paths that word their messages. The
     /// callers' own queries qualify their operators: only calls from inside psqlqueue count.
     const EVERY_CALL: &[&str] = &[
-        "SELECT psqlqueue.create_queue('q', 30, 600)",
-        "SELECT psqlqueue.update_queue('q', 30, 600, 0)",
+        "SELECT psqlqueue.create_queue('dlq', 30, 600)",
+        "SELECT psqlqueue.create_queue('q', 30, 600, 0, 1, 'dlq')",
+        "SELECT psqlqueue.update_queue('q', 30, 600, 0, 1, 'dlq')",
         "SELECT psqlqueue.get_queue('q')",
         "SELECT * FROM psqlqueue.list_queues(0, 10)",
         "SELECT psqlqueue.send('q', 'b', 'red', '{\"k\": \"v\"}')",
         "SELECT psqlqueue.send('q', 'b2')",
         "SELECT * FROM psqlqueue.receive('q', 'red', 10)",
         "SELECT * FROM psqlqueue.receive('q', NULL, 10)",
-        "SELECT psqlqueue.nack('q', (SELECT id FROM psqlqueue.messages WHERE body OPERATOR(pg_catalog.=) 'b'), 0)",
-        "SELECT psqlqueue.ack('q', (SELECT id FROM psqlqueue.messages WHERE body OPERATOR(pg_catalog.=) 'b'))",
+        "SELECT psqlqueue.extend('q', (SELECT id FROM psqlqueue.messages WHERE body OPERATOR(pg_catalog.=) 'b'),
+                                 (SELECT receipt FROM psqlqueue.messages WHERE body OPERATOR(pg_catalog.=) 'b'), 60)",
+        "SELECT psqlqueue.nack('q', (SELECT id FROM psqlqueue.messages WHERE body OPERATOR(pg_catalog.=) 'b'), 0,
+                               (SELECT receipt FROM psqlqueue.messages WHERE body OPERATOR(pg_catalog.=) 'b'))",
+        // b had its one delivery: this receive moves it to dlq.
+        "SELECT * FROM psqlqueue.receive('q', NULL, 10)",
+        "SELECT psqlqueue.ack('q', (SELECT id FROM psqlqueue.messages WHERE body OPERATOR(pg_catalog.=) 'b2'))",
+        "SELECT psqlqueue.redrive('dlq')",
+        "SELECT psqlqueue.redrive('q', 10, 'dlq')",
+        "SELECT psqlqueue.send('dlq', 'b3')",
+        "SELECT * FROM psqlqueue.receive('dlq', NULL, 10)",
+        "SELECT * FROM psqlqueue.nack_batch('dlq', (SELECT array_agg(id) FROM psqlqueue.messages), 0,
+                                           (SELECT array_agg(receipt) FROM psqlqueue.messages))",
+        "SELECT * FROM psqlqueue.receive('dlq', NULL, 10)",
+        "SELECT * FROM psqlqueue.ack_batch('dlq', (SELECT array_agg(id) FROM psqlqueue.messages),
+                                          (SELECT array_agg(receipt) FROM psqlqueue.messages))",
         "SELECT psqlqueue.queue_stats('q')",
         "SELECT * FROM psqlqueue.queue_metrics()",
         "SELECT psqlqueue.cleanup_queue('q')",
@@ -69,10 +84,16 @@ mod tests {
         "SELECT psqlqueue.delete_subscription('s')",
         "SELECT psqlqueue.delete_topic('t')",
         "SELECT psqlqueue.delete_queue('q')",
+        "SELECT psqlqueue.delete_queue('dlq')",
     ];
     const EVERY_ERROR: &[&str] = &[
         "SELECT psqlqueue.create_queue('bad id', 30, 600)",
         "SELECT psqlqueue.create_queue('n', 0, 600)",
+        "SELECT psqlqueue.create_queue('n', 30, 600, 0, 5, NULL)",
+        "SELECT psqlqueue.create_queue('n', 30, 600, 0, 5, 'nope')",
+        "SELECT psqlqueue.create_queue('n', 30, 600, 0, 5000, 'x')",
+        "SELECT psqlqueue.update_queue('x', 30, 600, 0, 5, 'x')",
+        "SELECT psqlqueue.delete_queue('x')",
         "SELECT psqlqueue.send('nope', 'b')",
         "SELECT psqlqueue.send('x', '', NULL, '{\"k\": 1}')",
         "SELECT psqlqueue.send('x', 'b', repeat('l', 200))",
@@ -80,7 +101,19 @@ mod tests {
         "SELECT * FROM psqlqueue.receive('nope', NULL, 1)",
         "SELECT * FROM psqlqueue.receive('x', NULL, 0)",
         "SELECT psqlqueue.ack('nope', 'm')",
+        "SELECT psqlqueue.ack('x', 'm')",
+        "SELECT psqlqueue.ack('x', (SELECT id FROM psqlqueue.messages WHERE queue_id OPERATOR(pg_catalog.=) 'x'))",
         "SELECT psqlqueue.nack('x', 'm', -1)",
+        "SELECT psqlqueue.extend('x', 'm', NULL, 5)",
+        "SELECT psqlqueue.extend('x', 'm', 'r', 0)",
+        "SELECT psqlqueue.extend('x', 'm', 'r', 5)",
+        "SELECT * FROM psqlqueue.ack_batch('x', ARRAY[]::text[])",
+        "SELECT * FROM psqlqueue.ack_batch('x', ARRAY['a', NULL])",
+        "SELECT * FROM psqlqueue.nack_batch('x', ARRAY['a'], 0, ARRAY['r', 's'])",
+        "SELECT * FROM psqlqueue.ack_batch('nope', ARRAY['a'])",
+        "SELECT psqlqueue.redrive('x', 0)",
+        "SELECT psqlqueue.redrive('x', 10, 'x')",
+        "SELECT psqlqueue.redrive('x', 10, 'nope')",
         "SELECT * FROM psqlqueue.list_queues(-1, 10)",
         "SELECT psqlqueue.create_subscription('s2', 'nope', 'x')",
         "SELECT psqlqueue.create_subscription('s2', 't2', 'x', '{\"k\": 1}')",
@@ -102,6 +135,8 @@ mod tests {
             run(sql);
         }
         run("SELECT psqlqueue.create_queue('x', 30, 600), psqlqueue.create_topic('t2')");
+        // x is y's dead-letter queue (so deleting x fails) and holds a message never delivered.
+        run("SELECT psqlqueue.create_queue('y', 30, 600, 0, 3, 'x'), psqlqueue.send('x', 'w')");
         for sql in EVERY_ERROR {
             let outcome = outcome(sql);
             assert!(outcome != "ok", "{sql} should fail");
@@ -123,7 +158,7 @@ mod tests {
               WHERE p.pronamespace = 'psqlqueue'::regnamespace
                 AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)
                 AND p.prosqlbody IS NULL
-                AND NOT (l.lanname = 'c' AND p.proname IN ('ulid', 'normalize_message_filters', 'match_message_filters'))",
+                AND NOT (l.lanname = 'c' AND p.proname IN ('ulid', 'receipt', 'normalize_message_filters', 'match_message_filters'))",
         );
         assert_eq!(unpinned, "none");
         // Planner settings on functions are the ones measured and commented (receive only).

@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod checks;
+mod dead_letter;
 mod hardening;
+mod lease;
 mod message;
 mod pubsub;
 mod queue;

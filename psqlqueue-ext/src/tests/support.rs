@@ -52,7 +52,8 @@ pub fn receive_ids(queue: &str, label: Option<&str>, limit: i32) -> Vec<String> 
     let label = label.map_or("NULL".to_owned(), |l| format!("'{l}'"));
     let ids: Option<Vec<Option<String>>> = Spi::get_one(&format!(
         "SELECT array_agg(r.id ORDER BY ord) FROM psqlqueue.receive('{queue}', {label}, {limit})
-                WITH ORDINALITY AS r(id, queue_id, label, body, attributes, delivery_attempts, created_at, ord)"
+                WITH ORDINALITY AS r(id, queue_id, label, body, attributes, delivery_attempts, created_at,
+                                    receipt, lease_expires_at, ord)"
     ))
     .unwrap();
     ids.unwrap_or_default().into_iter().flatten().collect()

@@ -1,8 +1,9 @@
-use crate::error::{ApiError, ErrorResponse};
-use crate::extract::{ApiJson, ApiQuery, Path, body_bytes, parse_json};
+use crate::error::{ApiError, ErrorCode, ErrorResponse, LEASE_NOT_HELD, MESSAGE_NOT_FOUND};
+use crate::extract::{ApiJson, ApiQuery, Path, optional_body};
 use crate::models::{
-    DEFAULT_LIMIT, MessageCreatedResponse, MessageListResponse, MessageRequest, MessageResponse,
-    NackRequest, ReceiveParams,
+    AckBatchResponse, AckRequest, BatchFailure, BatchRequest, DEFAULT_LIMIT, ExtendRequest,
+    ExtendResponse, MessageCreatedResponse, MessageListResponse, MessageRequest, MessageResponse,
+    NackBatchResponse, NackRequest, ReceiveParams,
 };
 use crate::state::AppState;
 use axum::Json;
@@ -46,7 +47,8 @@ pub(crate) async fn receive(
     let rows = state
         .db
         .query(
-            "SELECT id, queue_id, label, body, attributes, delivery_attempts, created_at
+            "SELECT id, queue_id, label, body, attributes, delivery_attempts, created_at,
+                    receipt, lease_expires_at
                FROM psqlqueue.receive($1, $2, $3)",
             &[&queue, &params.label, &limit],
         )
@@ -57,46 +59,177 @@ pub(crate) async fn receive(
     }))
 }
 
-/// Acknowledges a message: it is never delivered again.
+/// Acknowledges a leased message: it is never delivered again. The receipt (body or query)
+/// makes it succeed only while that delivery's lease holds.
 #[utoipa::path(put, path = "/v1/queues/{queue_id}/messages/{message_id}/ack", tag = "messages",
-    responses((status = 204), (status = 404, body = ErrorResponse)))]
+    request_body(content = AckRequest, description = "optional"), params(AckRequest),
+    responses((status = 204), (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
 pub(crate) async fn ack(
     State(state): State<AppState>,
     Path((queue, message)): Path<(String, String)>,
+    ApiQuery(query): ApiQuery<AckRequest>,
+    request: Request,
 ) -> Result<StatusCode, ApiError> {
+    let body: AckRequest = optional_body(request, &state).await?;
+    let receipt = body.receipt.or(query.receipt);
     state
         .db
-        .query("SELECT psqlqueue.ack($1, $2)", &[&queue, &message])
+        .query(
+            "SELECT psqlqueue.ack($1, $2, $3)",
+            &[&queue, &message, &receipt],
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Gives a message back, deliverable again after `visibility_timeout_seconds` (body or query).
+/// Gives a leased message back, deliverable again after `visibility_timeout_seconds`; both it
+/// and the receipt may come in the body or the query string.
 #[utoipa::path(put, path = "/v1/queues/{queue_id}/messages/{message_id}/nack", tag = "messages",
     request_body(content = NackRequest, description = "optional"), params(NackRequest),
-    responses((status = 204), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
+    responses((status = 204), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse),
+              (status = 409, body = ErrorResponse)))]
 pub(crate) async fn nack(
     State(state): State<AppState>,
     Path((queue, message)): Path<(String, String)>,
     ApiQuery(query): ApiQuery<NackRequest>,
     request: Request,
 ) -> Result<StatusCode, ApiError> {
-    let bytes = body_bytes(request, &state).await?;
-    let body: NackRequest = if bytes.iter().all(u8::is_ascii_whitespace) {
-        NackRequest::default()
-    } else {
-        parse_json(&bytes)?
-    };
-    let timeout = body
+    let body: NackRequest = optional_body(request, &state).await?;
+    let receipt = body.receipt.or(query.receipt);
+    // Without a timeout, nack's own default (0) applies.
+    match body
         .visibility_timeout_seconds
         .or(query.visibility_timeout_seconds)
-        .unwrap_or(0);
-    state
+    {
+        Some(timeout) => {
+            state
+                .db
+                .query(
+                    "SELECT psqlqueue.nack($1, $2, $3, $4)",
+                    &[&queue, &message, &timeout, &receipt],
+                )
+                .await?
+        }
+        None => {
+            state
+                .db
+                .query(
+                    "SELECT psqlqueue.nack($1, $2, receipt => $3)",
+                    &[&queue, &message, &receipt],
+                )
+                .await?
+        }
+    };
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Moves the end of a held lease to `seconds` from now.
+#[utoipa::path(put, path = "/v1/queues/{queue_id}/messages/{message_id}/extend", tag = "messages",
+    request_body = ExtendRequest,
+    responses((status = 200, body = ExtendResponse), (status = 400, body = ErrorResponse),
+              (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
+pub(crate) async fn extend(
+    State(state): State<AppState>,
+    Path((queue, message)): Path<(String, String)>,
+    ApiJson(req): ApiJson<ExtendRequest>,
+) -> Result<Json<ExtendResponse>, ApiError> {
+    let row = state
         .db
-        .query(
-            "SELECT psqlqueue.nack($1, $2, $3)",
-            &[&queue, &message, &timeout],
+        .query_one(
+            "SELECT psqlqueue.extend($1, $2, $3, $4)",
+            &[&queue, &message, &req.receipt, &req.seconds],
         )
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(ExtendResponse {
+        lease_expires_at: row.get(0),
+    }))
+}
+
+/// Acknowledges up to 1000 leased messages in one statement; each succeeds or fails alone.
+#[utoipa::path(put, path = "/v1/queues/{queue_id}/messages/ack", tag = "messages",
+    request_body = BatchRequest,
+    responses((status = 200, body = AckBatchResponse), (status = 400, body = ErrorResponse),
+              (status = 404, body = ErrorResponse)))]
+pub(crate) async fn ack_batch(
+    State(state): State<AppState>,
+    Path(queue): Path<String>,
+    ApiJson(req): ApiJson<BatchRequest>,
+) -> Result<Json<AckBatchResponse>, ApiError> {
+    let (ids, receipts) = req.columns();
+    let rows = state
+        .db
+        .query(
+            "SELECT message_id, status FROM psqlqueue.ack_batch($1, $2, $3)",
+            &[&queue, &ids, &receipts],
+        )
+        .await?;
+    let (acked, failed) = outcomes(&rows, "acked")?;
+    Ok(Json(AckBatchResponse { acked, failed }))
+}
+
+/// Gives back up to 1000 leased messages in one statement; each succeeds or fails alone.
+#[utoipa::path(put, path = "/v1/queues/{queue_id}/messages/nack", tag = "messages",
+    request_body = BatchRequest,
+    responses((status = 200, body = NackBatchResponse), (status = 400, body = ErrorResponse),
+              (status = 404, body = ErrorResponse)))]
+pub(crate) async fn nack_batch(
+    State(state): State<AppState>,
+    Path(queue): Path<String>,
+    ApiJson(req): ApiJson<BatchRequest>,
+) -> Result<Json<NackBatchResponse>, ApiError> {
+    let (ids, receipts) = req.columns();
+    let rows =
+        match req.visibility_timeout_seconds {
+            Some(timeout) => {
+                state
+                    .db
+                    .query(
+                        "SELECT message_id, status FROM psqlqueue.nack_batch($1, $2, $3, $4)",
+                        &[&queue, &ids, &timeout, &receipts],
+                    )
+                    .await?
+            }
+            None => state
+                .db
+                .query(
+                    "SELECT message_id, status FROM psqlqueue.nack_batch($1, $2, receipts => $3)",
+                    &[&queue, &ids, &receipts],
+                )
+                .await?,
+        };
+    let (nacked, failed) = outcomes(&rows, "nacked")?;
+    Ok(Json(NackBatchResponse { nacked, failed }))
+}
+
+/// Splits a batch's `(message_id, status)` rows into the ids that got `done` and the failures,
+/// worded as the single calls' errors are.
+fn outcomes(
+    rows: &[tokio_postgres::Row],
+    done: &str,
+) -> Result<(Vec<String>, Vec<BatchFailure>), ApiError> {
+    let mut succeeded = Vec::new();
+    let mut failed = Vec::new();
+    for row in rows {
+        let id: String = row.get(0);
+        let status: &str = row.get(1);
+        let (code, message) = match status {
+            _ if status == done => {
+                succeeded.push(id);
+                continue;
+            }
+            "lease_lost" => (ErrorCode::LeaseNotHeld, LEASE_NOT_HELD),
+            "not_found" => (ErrorCode::MessageNotFound, MESSAGE_NOT_FOUND),
+            other => {
+                return Err(ApiError::Internal(format!(
+                    "unknown batch status {other:?}"
+                )));
+            }
+        };
+        failed.push(BatchFailure {
+            id,
+            code: code as u8,
+            message: message.to_owned(),
+        });
+    }
+    Ok((succeeded, failed))
 }

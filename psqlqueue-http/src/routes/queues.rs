@@ -1,11 +1,12 @@
 use crate::error::{ApiError, ErrorResponse};
-use crate::extract::{ApiJson, ApiQuery, Path};
+use crate::extract::{ApiJson, ApiQuery, Path, optional_body};
 use crate::models::{
     Page, PageParams, QueueRequest, QueueResponse, QueueStatsResponse, QueueUpdateRequest,
+    RedriveRequest, RedriveResponse,
 };
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 
 /// Creates a queue.
@@ -15,18 +16,21 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<QueueRequest>,
 ) -> Result<(StatusCode, Json<QueueResponse>), ApiError> {
-    // Without a delay, the SQL function's own default applies (one statement each).
+    // Without a delay, the SQL function's own default applies (one statement each). The
+    // dead-letter settings are NULL when absent, which is what "not set" means to SQL.
     let row = match req.delivery_delay_seconds {
         Some(delay) => {
             state
                 .db
                 .query_one(
-                    "SELECT * FROM psqlqueue.create_queue($1, $2, $3, $4)",
+                    "SELECT * FROM psqlqueue.create_queue($1, $2, $3, $4, $5, $6)",
                     &[
                         &req.id,
                         &req.ack_deadline_seconds,
                         &req.message_retention_seconds,
                         &delay,
+                        &req.max_delivery_attempts,
+                        &req.dead_letter_queue_id,
                     ],
                 )
                 .await?
@@ -35,11 +39,14 @@ pub(crate) async fn create(
             state
                 .db
                 .query_one(
-                    "SELECT * FROM psqlqueue.create_queue($1, $2, $3)",
+                    "SELECT * FROM psqlqueue.create_queue($1, $2, $3,
+                         max_delivery_attempts => $4, dead_letter_queue_id => $5)",
                     &[
                         &req.id,
                         &req.ack_deadline_seconds,
                         &req.message_retention_seconds,
+                        &req.max_delivery_attempts,
+                        &req.dead_letter_queue_id,
                     ],
                 )
                 .await?
@@ -88,12 +95,14 @@ pub(crate) async fn update(
     let row = state
         .db
         .query_one(
-            "SELECT * FROM psqlqueue.update_queue($1, $2, $3, $4)",
+            "SELECT * FROM psqlqueue.update_queue($1, $2, $3, $4, $5, $6)",
             &[
                 &id,
                 &req.ack_deadline_seconds,
                 &req.message_retention_seconds,
                 &req.delivery_delay_seconds,
+                &req.max_delivery_attempts,
+                &req.dead_letter_queue_id,
             ],
         )
         .await?;
@@ -157,4 +166,40 @@ pub(crate) async fn cleanup(
         .query("SELECT psqlqueue.cleanup_queue($1)", &[&id])
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Moves dead-lettered messages of this queue back to the queue each came from (or all to
+/// `target_queue_id`), deliverable at once. The body is optional.
+#[utoipa::path(put, path = "/v1/queues/{queue_id}/redrive", tag = "queues",
+    request_body(content = RedriveRequest, description = "optional"),
+    responses((status = 200, body = RedriveResponse), (status = 400, body = ErrorResponse),
+              (status = 404, body = ErrorResponse)))]
+pub(crate) async fn redrive(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Json<RedriveResponse>, ApiError> {
+    let req: RedriveRequest = optional_body(request, &state).await?;
+    // Without a limit, redrive's own default applies.
+    let row = match req.limit {
+        Some(limit) => {
+            state
+                .db
+                .query_one(
+                    "SELECT psqlqueue.redrive($1, $2, $3)",
+                    &[&id, &limit, &req.target_queue_id],
+                )
+                .await?
+        }
+        None => {
+            state
+                .db
+                .query_one(
+                    "SELECT psqlqueue.redrive($1, target_queue => $2)",
+                    &[&id, &req.target_queue_id],
+                )
+                .await?
+        }
+    };
+    Ok(Json(RedriveResponse { moved: row.get(0) }))
 }

@@ -239,7 +239,31 @@ fn corpus(message_id: &str) -> Corpus {
     c.call("nack: timeout not a number in the query", M::PUT, format!("{nack}?visibility_timeout_seconds=soon"), 400, 3, "visibility_timeout_seconds");
     c.send("nack: JSON null", M::PUT, nack.clone(), "null", 400, 3, "invalid type: null");
     c.send("nack: message id with NUL", M::PUT, "/v1/queues/q/messages/%00/nack", r#"{"visibility_timeout_seconds": 0}"#, 400, 3, NUL_IN_TEXT);
-    c.call("ack: wrong method", M::POST, ack, 405, 2, "");
+    c.call("ack: wrong method", M::POST, ack.clone(), 405, 2, "");
+    c.send("ack: cut-off JSON", M::PUT, ack.clone(), "{", 400, 2, "invalid JSON");
+    c.send("ack: receipt a number", M::PUT, ack.clone(), r#"{"receipt": 5}"#, 400, 3, "invalid type: integer");
+    c.send("ack: receipt with NUL", M::PUT, ack.clone(), r#"{"receipt": "\u0000"}"#, 400, 3, NUL_IN_TEXT);
+    c.call("ack: a receipt of another lease", M::PUT, format!("{ack}?receipt=made-up"), 409, 11, "no longer held");
+    c.send("nack: receipt an array", M::PUT, nack.clone(), r#"{"receipt": ["r"]}"#, 400, 3, "invalid type: sequence");
+
+    // Extend, batches and redrive.
+    let extend = format!("/v1/queues/q/messages/{message_id}/extend");
+    c.send("extend: no receipt", M::PUT, extend.clone(), r#"{"seconds": 5}"#, 400, 3, "missing field `receipt`");
+    c.send("extend: seconds 0", M::PUT, extend.clone(), r#"{"receipt": "r", "seconds": 0}"#, 400, 3, "invalid seconds");
+    c.send("extend: seconds 43201", M::PUT, extend.clone(), r#"{"receipt": "r", "seconds": 43201}"#, 400, 3, "invalid seconds");
+    c.send("extend: seconds a string", M::PUT, extend.clone(), r#"{"receipt": "r", "seconds": "5"}"#, 400, 3, "invalid type: string");
+    c.call("extend: no body", M::PUT, extend.clone(), 400, 2, "invalid JSON");
+    c.send("extend: a receipt of another lease", M::PUT, extend, r#"{"receipt": "r", "seconds": 5}"#, 409, 11, "no longer held");
+    let batch = "/v1/queues/q/messages/ack";
+    c.send("ack batch: no messages", M::PUT, batch, r#"{"messages": []}"#, 400, 3, "invalid message_ids");
+    c.send("ack batch: 1001 messages", M::PUT, batch, json!({"messages": vec![json!({"id": "m"}); 1001]}).to_string(), 400, 3, "got 1001");
+    c.send("ack batch: an entry without id", M::PUT, batch, r#"{"messages": [{"receipt": "r"}]}"#, 400, 3, "missing field `id`");
+    c.send("ack batch: id with NUL", M::PUT, batch, r#"{"messages": [{"id": "\u0000"}]}"#, 400, 3, NUL_IN_TEXT);
+    c.send("nack batch: timeout -1", M::PUT, "/v1/queues/q/messages/nack", format!(r#"{{"messages": [{{"id": "{message_id}"}}], "visibility_timeout_seconds": -1}}"#), 400, 3, "invalid visibility_timeout_seconds");
+    c.send("redrive: limit 0", M::PUT, "/v1/queues/q/redrive", r#"{"limit": 0}"#, 400, 3, "invalid limit");
+    c.send("redrive: target itself", M::PUT, "/v1/queues/q/redrive", r#"{"target_queue_id": "q"}"#, 400, 3, "invalid target_queue");
+    c.send("redrive: target with NUL", M::PUT, "/v1/queues/q/redrive", r#"{"target_queue_id": "\u0000"}"#, 400, 3, NUL_IN_TEXT);
+    c.send("redrive: cut-off JSON", M::PUT, "/v1/queues/q/redrive", "{", 400, 2, "invalid JSON");
 
     // Pagination of every list.
     c.call("list queues: limit 0", M::GET, "/v1/queues?limit=0", 400, 3, "invalid limit");
@@ -294,6 +318,21 @@ fn corpus(message_id: &str) -> Corpus {
     c.call("cleanup queue: id not UTF-8", M::PUT, "/v1/queues/%FF/cleanup", 400, 2, "UTF-8");
     c.call("queue stats: id with NUL", M::GET, "/v1/queues/%00/stats", 400, 3, NUL_IN_TEXT);
     c.call("queues: wrong method", M::PATCH, "/v1/queues", 405, 2, "");
+
+    // Dead-letter settings.
+    let dl = |max: &str, target: &str| {
+        format!(
+            r#"{{"id": "d", "ack_deadline_seconds": 30, "message_retention_seconds": 60, "max_delivery_attempts": {max}, "dead_letter_queue_id": {target}}}"#
+        )
+    };
+    c.send("queue: max attempts without a target", M::POST, "/v1/queues", dl("5", "null"), 400, 3, "set together");
+    c.send("queue: a target without max attempts", M::POST, "/v1/queues", dl("null", r#""q""#), 400, 3, "set together");
+    c.send("queue: max attempts 0", M::POST, "/v1/queues", dl("0", r#""q""#), 400, 3, "invalid max_delivery_attempts");
+    c.send("queue: max attempts 1001", M::POST, "/v1/queues", dl("1001", r#""q""#), 400, 3, "invalid max_delivery_attempts");
+    c.send("queue: its own dead-letter queue", M::POST, "/v1/queues", dl("5", r#""d""#), 400, 3, "must name another queue");
+    c.send("queue: a missing dead-letter queue", M::POST, "/v1/queues", dl("5", r#""nope""#), 400, 3, "does not exist");
+    c.send("queue: target with NUL", M::POST, "/v1/queues", dl("5", r#""q\u0000""#), 400, 3, NUL_IN_TEXT);
+    c.send("update queue: its own dead-letter queue", M::PUT, "/v1/queues/q", r#"{"ack_deadline_seconds": 30, "message_retention_seconds": 60, "delivery_delay_seconds": 0, "max_delivery_attempts": 2, "dead_letter_queue_id": "q"}"#, 400, 3, "must name another queue");
     c
 }
 

@@ -4,6 +4,7 @@
 mod bad_inputs;
 mod errors;
 mod helpers;
+mod leases;
 mod operations;
 mod rest;
 mod sweeper;

@@ -103,15 +103,23 @@ async fn nack_reads_the_timeout_from_the_query_string_too() {
         )
         .await;
     assert_eq!((status, json["code"].as_u64()), (400, Some(3)));
+    // The first nack ended the lease: the message cannot be given back twice.
+    let (status, json) = app
+        .put(&format!("/v1/queues/q/messages/{id}/nack"), None)
+        .await;
+    assert_eq!((status, json["code"].as_u64()), (409, Some(11)));
     // No timeout at all: deliverable at once.
+    app.post("/v1/queues/q/messages", r#"{"body": "c"}"#).await;
+    let (_, got) = app.get("/v1/queues/q/messages").await;
+    let other = got["data"][0]["id"].as_str().expect("id").to_owned();
     assert_eq!(
-        app.put(&format!("/v1/queues/q/messages/{id}/nack"), None)
+        app.put(&format!("/v1/queues/q/messages/{other}/nack"), None)
             .await
             .0,
         204
     );
     let (_, back) = app.get("/v1/queues/q/messages").await;
-    assert_eq!(back["data"][0]["id"], id.as_str());
+    assert_eq!(back["data"][0]["id"], other.as_str());
     app.stop().await;
 }
 
