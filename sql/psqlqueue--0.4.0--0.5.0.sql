@@ -388,16 +388,24 @@ COMMENT ON FUNCTION psqlqueue.lease_held(text, timestamptz, text, timestamptz) I
     'Internal: whether a message with this receipt and lease end is leased at "at" (and, given a receipt, '
     'whether it is the current one). The one statement of the lease rule.';
 
+CREATE FUNCTION psqlqueue.lease_failure(queue text, message_id text)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+-- SQL-standard body (names bound at creation). Asked only after a lease-checked statement
+-- touched nothing; as STABLE it sees the rows as that statement did.
+RETURN CASE WHEN EXISTS (SELECT FROM psqlqueue.messages AS m WHERE m.id = message_id AND m.queue_id = queue)
+            THEN 'lease_lost' ELSE 'not_found' END;
+COMMENT ON FUNCTION psqlqueue.lease_failure(text, text) IS
+    'Internal: why a lease-checked call on a message did nothing: lease_lost when the message is in the queue '
+    '(so its lease is not held), not_found when it is not.';
+
 CREATE FUNCTION psqlqueue.raise_lease_not_held(queue text, message_id text)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    -- Called after a lease-checked statement touched nothing: say why.
-    PERFORM FROM psqlqueue.messages AS m
-     WHERE m.id = raise_lease_not_held.message_id AND m.queue_id = raise_lease_not_held.queue;
-    IF NOT FOUND THEN
+    IF psqlqueue.lease_failure(raise_lease_not_held.queue, raise_lease_not_held.message_id) = 'not_found' THEN
         PERFORM psqlqueue.get_queue(raise_lease_not_held.queue);
         PERFORM psqlqueue.raise_not_found('message', raise_lease_not_held.message_id,
                                           'queue', raise_lease_not_held.queue);
@@ -516,22 +524,34 @@ COMMENT ON FUNCTION psqlqueue.check_batch(text[], text[]) IS
     'Internal: raises 22023 unless message_ids lists 1 to 1000 ids, none null, and receipts (when given) '
     'lists as many entries.';
 
+CREATE FUNCTION psqlqueue.batch_is_valid(message_ids text[], receipts text[])
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+-- check_batch's rules as one expression, inlined into the batches' IF: the call that words an
+-- error is paid only by a bad batch. checks.rs holds the two to the same answers.
+RETURN coalesce(cardinality(message_ids) BETWEEN 1 AND 1000
+                AND array_position(message_ids, NULL) IS NULL
+                AND (receipts IS NULL OR cardinality(receipts) = cardinality(message_ids)), false);
+COMMENT ON FUNCTION psqlqueue.batch_is_valid(text[], text[]) IS
+    'Internal: whether check_batch would accept these arrays (its fast path).';
+
 CREATE FUNCTION psqlqueue.ack_batch(queue text, message_ids text[], receipts text[] DEFAULT NULL)
 RETURNS TABLE (message_id text, status text)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM psqlqueue.check_batch(ack_batch.message_ids, ack_batch.receipts);
+    IF NOT psqlqueue.batch_is_valid(ack_batch.message_ids, ack_batch.receipts) THEN
+        PERFORM psqlqueue.check_batch(ack_batch.message_ids, ack_batch.receipts);
+    END IF;
     -- A plain probe, not get_queue: this runs on every batch.
     PERFORM FROM psqlqueue.queues AS q WHERE q.id = ack_batch.queue;
     IF NOT FOUND THEN
         PERFORM psqlqueue.raise_not_found('queue', ack_batch.queue);
     END IF;
     -- One statement: delete every message whose lease the entry holds, then say for each entry,
-    -- in the order given, whether it was acked, exists but is not leased so (lease_lost), or
-    -- does not exist in the queue. The existence test sees the rows as they were before the
-    -- delete (one snapshot), which is only asked of entries that were not acked.
+    -- in the order given, whether it was acked or why not (lease_failure, asked only of the
+    -- entries that were not, sees the rows as they were before the delete: one snapshot).
     RETURN QUERY
     WITH entry AS (
         SELECT e.id, e.receipt, e.n
@@ -544,10 +564,7 @@ BEGIN
         RETURNING m.id
     )
     SELECT e.id,
-           CASE WHEN a.id IS NOT NULL THEN 'acked'
-                WHEN EXISTS (SELECT FROM psqlqueue.messages AS m
-                              WHERE m.id = e.id AND m.queue_id = ack_batch.queue) THEN 'lease_lost'
-                ELSE 'not_found' END
+           CASE WHEN a.id IS NOT NULL THEN 'acked' ELSE psqlqueue.lease_failure(ack_batch.queue, e.id) END
       FROM entry AS e
       LEFT JOIN acked AS a ON a.id = e.id  -- each row is deleted or updated once: ids are distinct
      ORDER BY e.n;
@@ -567,7 +584,9 @@ AS $$
 DECLARE
     at timestamptz := clock_timestamp();
 BEGIN
-    PERFORM psqlqueue.check_batch(nack_batch.message_ids, nack_batch.receipts);
+    IF NOT psqlqueue.batch_is_valid(nack_batch.message_ids, nack_batch.receipts) THEN
+        PERFORM psqlqueue.check_batch(nack_batch.message_ids, nack_batch.receipts);
+    END IF;
     PERFORM psqlqueue.check_lease_seconds('visibility_timeout_seconds', nack_batch.visibility_timeout_seconds, 0);
     -- A plain probe, not get_queue: this runs on every batch.
     PERFORM FROM psqlqueue.queues AS q WHERE q.id = nack_batch.queue;
@@ -589,10 +608,7 @@ BEGIN
         RETURNING m.id
     )
     SELECT e.id,
-           CASE WHEN a.id IS NOT NULL THEN 'nacked'
-                WHEN EXISTS (SELECT FROM psqlqueue.messages AS m
-                              WHERE m.id = e.id AND m.queue_id = nack_batch.queue) THEN 'lease_lost'
-                ELSE 'not_found' END
+           CASE WHEN a.id IS NOT NULL THEN 'nacked' ELSE psqlqueue.lease_failure(nack_batch.queue, e.id) END
       FROM entry AS e
       LEFT JOIN nacked AS a ON a.id = e.id  -- each row is deleted or updated once: ids are distinct
      ORDER BY e.n;

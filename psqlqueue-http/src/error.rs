@@ -28,7 +28,7 @@ pub(crate) enum ErrorCode {
     /// receipt's).
     LeaseNotHeld = 11,
     /// The queue is another queue's dead-letter queue, so it cannot be deleted.
-    QueueInUse = 12,
+    QueueInUse = 14,
 }
 
 /// The message of a lease-not-held error, also used for such entries of a batch.
@@ -41,7 +41,7 @@ pub(crate) const MESSAGE_NOT_FOUND: &str = "message not found";
 pub(crate) struct ErrorResponse {
     /// 1 internal, 2 malformed request, 3 validation failed, 4 queue exists, 5 queue not found,
     /// 6 message not found, 7 topic exists, 8 topic not found, 9 subscription exists,
-    /// 10 subscription not found, 11 lease not held, 12 queue in use (another queue's
+    /// 10 subscription not found, 11 lease not held, 14 queue in use (another queue's
     /// dead-letter queue).
     pub code: u8,
     pub message: String,

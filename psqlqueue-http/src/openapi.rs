@@ -10,7 +10,12 @@ use utoipa::OpenApi;
 #[openapi(
     info(
         title = "psqlqueue",
-        description = "A message queue inside PostgreSQL: the v1 REST API."
+        description = "A message queue inside PostgreSQL: the v1 REST API.\n\n\
+            Leases: every received message carries a `receipt` (new for every delivery) and \
+            `lease_expires_at`. Pass the receipt to ack, nack and extend: they succeed only while \
+            that lease holds, and answer 409 with code 11 once it has ended (the message may have \
+            been delivered to another consumer since). Extend a lease you need longer before it \
+            ends. Without a receipt, ack and nack act on a message leased right now by anyone."
     ),
     components(schemas(
         ErrorResponse,

@@ -85,6 +85,32 @@ mod tests {
     }
 
     #[pg_test]
+    fn batch_is_valid_agrees_with_check_batch() {
+        let cases = [
+            ("NULL", "NULL"),
+            ("ARRAY[]::text[]", "NULL"),
+            ("ARRAY['a']", "NULL"),
+            ("array_fill('a'::text, ARRAY[1000])", "NULL"),
+            ("array_fill('a'::text, ARRAY[1001])", "NULL"),
+            ("ARRAY['a', NULL]", "NULL"),
+            ("ARRAY[NULL]::text[]", "NULL"),
+            ("ARRAY['a', 'b']", "ARRAY['r', NULL]"),
+            ("ARRAY['a', 'b']", "ARRAY['r']"),
+            ("ARRAY['a']", "ARRAY[]::text[]"),
+        ];
+        for (ids, receipts) in cases {
+            let check = accepted(&format!("SELECT psqlqueue.check_batch({ids}, {receipts})"));
+            let fast = one::<bool>(&format!(
+                "SELECT psqlqueue.batch_is_valid({ids}, {receipts})"
+            ));
+            assert_eq!(
+                fast, check,
+                "ids {ids}, receipts {receipts}: check says {check}"
+            );
+        }
+    }
+
+    #[pg_test]
     fn settings_constraints_agree_with_check_queue_settings() {
         let settings = [
             (0, 60, 0),

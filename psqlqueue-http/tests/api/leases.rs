@@ -232,7 +232,7 @@ async fn dead_letters_redrive_and_their_gauge() {
         );
     }
     let (status, json) = app.delete("/v1/queues/dlq").await;
-    assert_eq!((status, json["code"].as_u64()), (409, Some(12)), "{json}");
+    assert_eq!((status, json["code"].as_u64()), (409, Some(14)), "{json}");
 
     app.post(
         "/v1/queues/q/messages",
