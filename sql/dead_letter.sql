@@ -11,6 +11,7 @@ AS $$
 DECLARE
     at timestamptz := clock_timestamp();
     moved int;
+    woken text[];
 BEGIN
     IF redrive."limit" IS NULL OR redrive."limit" NOT BETWEEN 1 AND 100000 THEN
         PERFORM psqlqueue.raise_invalid('limit',
@@ -44,6 +45,10 @@ BEGIN
                visible_at = at, receipt = NULL
           FROM picked AS p
          WHERE m.id = p.id;
+        GET DIAGNOSTICS moved = ROW_COUNT;
+        IF moved > 0 THEN
+            woken := ARRAY[redrive.target_queue];
+        END IF;
     ELSE
         WITH picked AS (
             SELECT m.id, src.id AS source
@@ -54,14 +59,19 @@ BEGIN
              LIMIT redrive."limit"
                FOR UPDATE OF m SKIP LOCKED
                FOR KEY SHARE OF src
+        ), sent AS (
+            UPDATE psqlqueue.messages AS m
+               SET queue_id = p.source, source_queue_id = NULL, delivery_attempts = 0, visible_at = at,
+                   receipt = NULL
+              FROM picked AS p
+             WHERE m.id = p.id
+            RETURNING m.queue_id
         )
-        UPDATE psqlqueue.messages AS m
-           SET queue_id = p.source, source_queue_id = NULL, delivery_attempts = 0, visible_at = at,
-               receipt = NULL
-          FROM picked AS p
-         WHERE m.id = p.id;
+        SELECT count(*), array_agg(DISTINCT s.queue_id) INTO moved, woken FROM sent AS s;
     END IF;
-    GET DIAGNOSTICS moved = ROW_COUNT;
+    IF woken IS NOT NULL THEN
+        PERFORM psqlqueue.announce(w) FROM unnest(woken) AS w;
+    END IF;
     RETURN moved;
 END
 $$;

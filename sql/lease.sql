@@ -98,6 +98,9 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM psqlqueue.raise_lease_not_held(nack.queue, nack.message_id);
     END IF;
+    IF nack.visibility_timeout_seconds = 0 THEN
+        PERFORM psqlqueue.announce(nack.queue);
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION psqlqueue.nack(text, text, int, text) IS
@@ -247,6 +250,10 @@ BEGIN
       FROM entry AS e
       LEFT JOIN nacked AS a ON a.id = e.id  -- each row is deleted or updated once: ids are distinct
      ORDER BY e.n;
+    -- Deliverable again at once: wake long pollers (harmless when none was nacked).
+    IF nack_batch.visibility_timeout_seconds = 0 THEN
+        PERFORM psqlqueue.announce(nack_batch.queue);
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION psqlqueue.nack_batch(text, text[], int, text[]) IS

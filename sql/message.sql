@@ -11,6 +11,7 @@ AS $$
 DECLARE
     at timestamptz := clock_timestamp();
     new_id text;
+    deliverable boolean;
 BEGIN
     IF NOT psqlqueue.message_is_valid(send.body, send.label, send.attributes) THEN
         PERFORM psqlqueue.check_message(send.body, send.label, send.attributes);
@@ -26,9 +27,12 @@ BEGIN
        -- Taken by the foreign key check anyway; taking it here means a queue deleted
        -- concurrently reads as "not found" rather than as a foreign-key violation.
        FOR KEY SHARE OF q
-    RETURNING m.id INTO new_id;
+    RETURNING m.id, m.visible_at <= at INTO new_id, deliverable;
     IF NOT FOUND THEN
         PERFORM psqlqueue.raise_not_found('queue', send.queue);
+    END IF;
+    IF deliverable THEN
+        PERFORM psqlqueue.announce(send.queue);
     END IF;
     RETURN new_id;
 END

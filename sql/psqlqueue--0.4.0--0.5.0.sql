@@ -358,6 +358,135 @@ COMMENT ON FUNCTION psqlqueue.receive(text, text, int) IS
     'queue''s max_delivery_attempts leases moves to its dead-letter queue instead. '
     'Errors: 22023 bad limit, P0002 no such queue.';
 
+-- Long polling: send, publish, nack and redrive announce deliverable messages (NOTIFY at commit).
+CREATE UNLOGGED TABLE psqlqueue.listeners (
+    queue_id text        PRIMARY KEY REFERENCES psqlqueue.queues (id) ON DELETE CASCADE,
+    until    timestamptz NOT NULL
+);
+CREATE FUNCTION psqlqueue.announce(queue_id text)
+RETURNS void
+LANGUAGE sql
+BEGIN ATOMIC
+    SELECT pg_catalog.pg_notify('psqlqueue', announce.queue_id)
+      FROM psqlqueue.listeners AS l
+     WHERE l.queue_id = announce.queue_id AND l.until > pg_catalog.clock_timestamp();
+END;
+COMMENT ON FUNCTION psqlqueue.announce(text) IS
+    'Internal: notifies channel psqlqueue (payload: the queue id) at commit that the queue got deliverable '
+    'messages, when someone listens for it (listen_for). send, publish, nack and redrive call it.';
+
+CREATE FUNCTION psqlqueue.listen_for(queue text, seconds int)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF listen_for.seconds IS NULL OR listen_for.seconds NOT BETWEEN 1 AND 3600 THEN
+        PERFORM psqlqueue.raise_invalid('seconds',
+            format('must be between 1 and 3600, got %s', coalesce(listen_for.seconds::text, 'null')));
+    END IF;
+    -- The queue row's lock waits for sends in flight (they hold KEY SHARE on it until they
+    -- commit), and sends that start later wait for this one: each send either commits before
+    -- the caller looks at the queue, or sees this registration and announces itself.
+    PERFORM FROM psqlqueue.queues AS q WHERE q.id = listen_for.queue FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM psqlqueue.raise_not_found('queue', listen_for.queue);
+    END IF;
+    INSERT INTO psqlqueue.listeners AS l (queue_id, until)
+    VALUES (listen_for.queue, clock_timestamp() + make_interval(secs => listen_for.seconds))
+    ON CONFLICT (queue_id) DO UPDATE SET until = greatest(l.until, excluded.until);
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.listen_for(text, int) IS
+    'Asks that the queue be announced on channel psqlqueue for the next "seconds" (1..3600), for long '
+    'polling: LISTEN psqlqueue, call this, commit, then receive, and wait for a notification naming the queue '
+    'before receiving again. Errors: 22023 bad seconds, P0002 no such queue.';
+
+CREATE OR REPLACE FUNCTION psqlqueue.send(queue text, body text, label text DEFAULT NULL, attributes jsonb DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    at timestamptz := clock_timestamp();
+    new_id text;
+    deliverable boolean;
+BEGIN
+    IF NOT psqlqueue.message_is_valid(send.body, send.label, send.attributes) THEN
+        PERFORM psqlqueue.check_message(send.body, send.label, send.attributes);
+    END IF;
+    -- The queue's delay and retention are read by the INSERT itself: one statement, no lookup.
+    INSERT INTO psqlqueue.messages AS m (id, queue_id, label, body, attributes, visible_at, expires_at, created_at)
+    SELECT psqlqueue.ulid(), q.id, nullif(send.label, ''), send.body, coalesce(send.attributes, '{}'),
+           at + make_interval(secs => q.delivery_delay_seconds),
+           at + make_interval(secs => q.message_retention_seconds),
+           at
+      FROM psqlqueue.queues AS q
+     WHERE q.id = send.queue
+       -- Taken by the foreign key check anyway; taking it here means a queue deleted
+       -- concurrently reads as "not found" rather than as a foreign-key violation.
+       FOR KEY SHARE OF q
+    RETURNING m.id, m.visible_at <= at INTO new_id, deliverable;
+    IF NOT FOUND THEN
+        PERFORM psqlqueue.raise_not_found('queue', send.queue);
+    END IF;
+    IF deliverable THEN
+        PERFORM psqlqueue.announce(send.queue);
+    END IF;
+    RETURN new_id;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.send(text, text, text, jsonb) IS
+    'Sends a message to a queue and returns its id (a ULID). It becomes deliverable after the queue''s delivery '
+    'delay and expires after its retention. An empty label means no label. '
+    'Errors: 22023 bad body, label or attributes, P0002 no such queue.';
+
+CREATE OR REPLACE FUNCTION psqlqueue.publish(topic text, body text, attributes jsonb DEFAULT NULL, label text DEFAULT NULL)
+RETURNS int
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    at timestamptz := clock_timestamp();
+    attrs jsonb := coalesce(publish.attributes, '{}');
+    delivered int;
+    woken text[];
+BEGIN
+    IF NOT psqlqueue.message_is_valid(publish.body, publish.label, publish.attributes) THEN
+        PERFORM psqlqueue.check_message(publish.body, publish.label, publish.attributes);
+    END IF;
+    -- One statement for the whole fan-out: each matching subscription's queue gets its own
+    -- message with that queue's delay and retention.
+    WITH copied AS (
+        INSERT INTO psqlqueue.messages AS m (id, queue_id, label, body, attributes, visible_at, expires_at, created_at)
+        SELECT psqlqueue.ulid(), q.id, nullif(publish.label, ''), publish.body, attrs,
+               at + make_interval(secs => q.delivery_delay_seconds),
+               at + make_interval(secs => q.message_retention_seconds),
+               at
+          FROM psqlqueue.subscriptions AS s
+          JOIN psqlqueue.queues AS q ON q.id = s.queue_id
+         WHERE s.topic_id = publish.topic
+           AND psqlqueue.filter_matches(s.message_filters, attrs)
+           FOR KEY SHARE OF q  -- as in send: a concurrently deleted queue is skipped, not an FK error
+        RETURNING m.queue_id, m.visible_at <= at AS deliverable
+    )
+    SELECT count(*), array_agg(c.queue_id) FILTER (WHERE c.deliverable)
+      INTO delivered, woken
+      FROM copied AS c;
+    IF delivered = 0 THEN
+        PERFORM psqlqueue.get_topic(publish.topic);
+    END IF;
+    IF woken IS NOT NULL THEN
+        PERFORM psqlqueue.announce(w) FROM unnest(woken) AS w;
+    END IF;
+    RETURN delivered;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.publish(text, text, jsonb, text) IS
+    'Publishes a message to a topic: every subscribed queue whose filter matches the attributes gets a copy, '
+    'atomically, in the caller''s transaction. Returns how many queues received it (0 is not an error). '
+    'Errors: 22023 bad body, label or attributes, P0002 no such topic.';
+
 -- ack and nack take receipts and act only on leased messages; extend and the batches are new
 -- (lease.sql, whole); redrive (dead_letter.sql, whole).
 DROP FUNCTION psqlqueue.ack(text, text);
@@ -462,6 +591,9 @@ BEGIN
        AND psqlqueue.lease_held(m.receipt, m.visible_at, nack.receipt, clock_timestamp());
     IF NOT FOUND THEN
         PERFORM psqlqueue.raise_lease_not_held(nack.queue, nack.message_id);
+    END IF;
+    IF nack.visibility_timeout_seconds = 0 THEN
+        PERFORM psqlqueue.announce(nack.queue);
     END IF;
 END
 $$;
@@ -612,6 +744,10 @@ BEGIN
       FROM entry AS e
       LEFT JOIN nacked AS a ON a.id = e.id  -- each row is deleted or updated once: ids are distinct
      ORDER BY e.n;
+    -- Deliverable again at once: wake long pollers (harmless when none was nacked).
+    IF nack_batch.visibility_timeout_seconds = 0 THEN
+        PERFORM psqlqueue.announce(nack_batch.queue);
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION psqlqueue.nack_batch(text, text[], int, text[]) IS
@@ -632,6 +768,7 @@ AS $$
 DECLARE
     at timestamptz := clock_timestamp();
     moved int;
+    woken text[];
 BEGIN
     IF redrive."limit" IS NULL OR redrive."limit" NOT BETWEEN 1 AND 100000 THEN
         PERFORM psqlqueue.raise_invalid('limit',
@@ -665,6 +802,10 @@ BEGIN
                visible_at = at, receipt = NULL
           FROM picked AS p
          WHERE m.id = p.id;
+        GET DIAGNOSTICS moved = ROW_COUNT;
+        IF moved > 0 THEN
+            woken := ARRAY[redrive.target_queue];
+        END IF;
     ELSE
         WITH picked AS (
             SELECT m.id, src.id AS source
@@ -675,14 +816,19 @@ BEGIN
              LIMIT redrive."limit"
                FOR UPDATE OF m SKIP LOCKED
                FOR KEY SHARE OF src
+        ), sent AS (
+            UPDATE psqlqueue.messages AS m
+               SET queue_id = p.source, source_queue_id = NULL, delivery_attempts = 0, visible_at = at,
+                   receipt = NULL
+              FROM picked AS p
+             WHERE m.id = p.id
+            RETURNING m.queue_id
         )
-        UPDATE psqlqueue.messages AS m
-           SET queue_id = p.source, source_queue_id = NULL, delivery_attempts = 0, visible_at = at,
-               receipt = NULL
-          FROM picked AS p
-         WHERE m.id = p.id;
+        SELECT count(*), array_agg(DISTINCT s.queue_id) INTO moved, woken FROM sent AS s;
     END IF;
-    GET DIAGNOSTICS moved = ROW_COUNT;
+    IF woken IS NOT NULL THEN
+        PERFORM psqlqueue.announce(w) FROM unnest(woken) AS w;
+    END IF;
     RETURN moved;
 END
 $$;

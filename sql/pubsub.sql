@@ -178,25 +178,34 @@ DECLARE
     at timestamptz := clock_timestamp();
     attrs jsonb := coalesce(publish.attributes, '{}');
     delivered int;
+    woken text[];
 BEGIN
     IF NOT psqlqueue.message_is_valid(publish.body, publish.label, publish.attributes) THEN
         PERFORM psqlqueue.check_message(publish.body, publish.label, publish.attributes);
     END IF;
     -- One statement for the whole fan-out: each matching subscription's queue gets its own
     -- message with that queue's delay and retention.
-    INSERT INTO psqlqueue.messages AS m (id, queue_id, label, body, attributes, visible_at, expires_at, created_at)
-    SELECT psqlqueue.ulid(), q.id, nullif(publish.label, ''), publish.body, attrs,
-           at + make_interval(secs => q.delivery_delay_seconds),
-           at + make_interval(secs => q.message_retention_seconds),
-           at
-      FROM psqlqueue.subscriptions AS s
-      JOIN psqlqueue.queues AS q ON q.id = s.queue_id
-     WHERE s.topic_id = publish.topic
-       AND psqlqueue.filter_matches(s.message_filters, attrs)
-       FOR KEY SHARE OF q;  -- as in send: a concurrently deleted queue is skipped, not an FK error
-    GET DIAGNOSTICS delivered = ROW_COUNT;
+    WITH copied AS (
+        INSERT INTO psqlqueue.messages AS m (id, queue_id, label, body, attributes, visible_at, expires_at, created_at)
+        SELECT psqlqueue.ulid(), q.id, nullif(publish.label, ''), publish.body, attrs,
+               at + make_interval(secs => q.delivery_delay_seconds),
+               at + make_interval(secs => q.message_retention_seconds),
+               at
+          FROM psqlqueue.subscriptions AS s
+          JOIN psqlqueue.queues AS q ON q.id = s.queue_id
+         WHERE s.topic_id = publish.topic
+           AND psqlqueue.filter_matches(s.message_filters, attrs)
+           FOR KEY SHARE OF q  -- as in send: a concurrently deleted queue is skipped, not an FK error
+        RETURNING m.queue_id, m.visible_at <= at AS deliverable
+    )
+    SELECT count(*), array_agg(c.queue_id) FILTER (WHERE c.deliverable)
+      INTO delivered, woken
+      FROM copied AS c;
     IF delivered = 0 THEN
         PERFORM psqlqueue.get_topic(publish.topic);
+    END IF;
+    IF woken IS NOT NULL THEN
+        PERFORM psqlqueue.announce(w) FROM unnest(woken) AS w;
     END IF;
     RETURN delivered;
 END

@@ -1,5 +1,5 @@
 -- psqlqueue schema: tables, types and indexes. Functions live in errors.sql, checks.sql,
--- queue.sql, message.sql, lease.sql, dead_letter.sql, pubsub.sql and sweep.sql; this file runs first (it is the
+-- queue.sql, wakeup.sql, message.sql, lease.sql, dead_letter.sql, pubsub.sql and sweep.sql; this file runs first (it is the
 -- extension's bootstrap SQL). The CHECK constraints below restate rules whose home is
 -- checks.sql, as a last line of defence for rows written without the functions; each one's
 -- comment names its check, and a test holds both to the same boundaries.
@@ -80,6 +80,13 @@ CREATE TABLE psqlqueue.subscriptions (
 );
 -- Deleting a queue finds its subscriptions through this index.
 CREATE INDEX subscriptions_queue_idx ON psqlqueue.subscriptions (queue_id);
+
+-- Long polling (wakeup.sql): until when someone listens for a queue's announcements. Runtime
+-- state, not data: unlogged (a crash empties it; listeners renew) and not dumped.
+CREATE UNLOGGED TABLE psqlqueue.listeners (
+    queue_id text        PRIMARY KEY REFERENCES psqlqueue.queues (id) ON DELETE CASCADE,
+    until    timestamptz NOT NULL
+);
 
 -- What receive returns. A named type (rather than RETURNS TABLE) because receive's argument
 -- "label" would clash with the output column of the same name.

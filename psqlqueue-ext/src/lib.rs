@@ -28,10 +28,11 @@ extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 extension_sql_file!("../sql/errors.sql", name = "errors", requires = ["schema"]);
 extension_sql_file!("../sql/checks.sql", name = "checks", requires = ["errors"]);
 extension_sql_file!("../sql/queue.sql", name = "queue", requires = ["checks"]);
+extension_sql_file!("../sql/wakeup.sql", name = "wakeup", requires = ["queue"]);
 extension_sql_file!(
     "../sql/message.sql",
     name = "message",
-    requires = ["queue", "ulid_comment", "receipt_comment"]
+    requires = ["wakeup", "ulid_comment", "receipt_comment"]
 );
 extension_sql_file!("../sql/lease.sql", name = "lease", requires = ["message"]);
 extension_sql_file!(

@@ -2,15 +2,17 @@
 
 use crate::access_log;
 use crate::error::ApiError;
+use crate::limits::{self, Limits};
 use crate::metrics;
 use crate::openapi::ApiDoc;
 use crate::routes::{health, messages, queues, subscriptions, topics};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::{ALLOW, CONTENT_TYPE};
+use axum::http::{HeaderValue, Method};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use std::any::Any;
@@ -22,11 +24,14 @@ use utoipa_swagger_ui::SwaggerUi;
 
 /// The API router; `max_body_bytes` bounds every request body (413 beyond). The OpenAPI
 /// document it serves comes from the same declarations as its routes ([`api_routes`]).
-pub(crate) fn app(state: AppState, max_body_bytes: usize) -> Router {
+pub(crate) fn app(state: AppState, max_body_bytes: usize, limits: Limits) -> Router {
     let (api, openapi) = api_routes().split_for_parts();
     api
         // Our error body for a known path with another method; axum still sets `Allow`.
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        // Innermost, so the metrics and the access log see what the limits answered.
+        .route_layer(from_fn_with_state(limits, limits::enforce))
+        .route_layer(from_fn(refuse_head_on_receive))
         .route_layer(from_fn_with_state(
             std::sync::Arc::clone(&state.metrics),
             metrics::record,
@@ -63,6 +68,25 @@ pub(crate) fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(topics::publish))
         .routes(routes!(subscriptions::list, subscriptions::create))
         .routes(routes!(subscriptions::get, subscriptions::delete))
+}
+
+/// The receive route's path: GET leases messages.
+const RECEIVE_ROUTE: &str = "/v1/queues/{queue_id}/messages";
+
+/// axum answers HEAD with the GET handler; for receive that would lease messages nobody sees.
+async fn refuse_head_on_receive(request: Request, next: Next) -> Response {
+    let on_receive = request
+        .extensions()
+        .get::<MatchedPath>()
+        .is_some_and(|path| path.as_str() == RECEIVE_ROUTE);
+    if on_receive && request.method() == Method::HEAD {
+        let mut response = ApiError::MethodNotAllowed.into_response();
+        response
+            .headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("GET,POST"));
+        return response;
+    }
+    next.run(request).await
 }
 
 /// A bug that panics in a handler answers 500 with our body instead of dropping the connection.

@@ -55,6 +55,40 @@ pub(crate) struct DatabaseArgs {
         value_parser = clap::value_parser!(u32).range(1..=10_000)
     )]
     pub database_max_conns: u32,
+    /// Seconds a request waits for a free pooled connection before it is refused with 503.
+    #[arg(
+        long,
+        env = "PSQLQUEUE_DATABASE_POOL_TIMEOUT_SECONDS",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(u64).range(1..=600)
+    )]
+    pub database_pool_timeout_seconds: u64,
+    /// Seconds to open a new database connection before giving up.
+    #[arg(
+        long,
+        env = "PSQLQUEUE_DATABASE_CONNECT_TIMEOUT_SECONDS",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(u64).range(1..=600)
+    )]
+    pub database_connect_timeout_seconds: u64,
+    /// Milliseconds one statement may run (the sidecar's sessions' `statement_timeout`);
+    /// PostgreSQL cancels it beyond, and the request answers 503.
+    #[arg(
+        long,
+        env = "PSQLQUEUE_DATABASE_STATEMENT_TIMEOUT_MS",
+        default_value_t = 5000,
+        value_parser = clap::value_parser!(u64).range(1..=3_600_000)
+    )]
+    pub database_statement_timeout_ms: u64,
+    /// Milliseconds a statement may wait for a lock (the sessions' `lock_timeout`): a queue
+    /// locked by another transaction answers 503 after this long instead of stalling the pool.
+    #[arg(
+        long,
+        env = "PSQLQUEUE_DATABASE_LOCK_TIMEOUT_MS",
+        default_value_t = 2000,
+        value_parser = clap::value_parser!(u64).range(1..=3_600_000)
+    )]
+    pub database_lock_timeout_ms: u64,
 }
 
 /// The API and metrics servers.
@@ -68,7 +102,9 @@ pub(crate) struct ServerArgs {
     /// Port the API listens on.
     #[arg(long, env = "PSQLQUEUE_SERVER_PORT", default_value_t = 8000)]
     pub server_port: u16,
-    /// Seconds a client may take to send the request headers.
+    /// Seconds a client may take to send a request's headers, counted from the connection's
+    /// first moment (and, between requests, from the previous response): silent or idle
+    /// connections are closed after this long.
     #[arg(
         long,
         env = "PSQLQUEUE_SERVER_READ_HEADER_TIMEOUT_SECONDS",
@@ -76,6 +112,31 @@ pub(crate) struct ServerArgs {
         value_parser = clap::value_parser!(u64).range(1..=3600)
     )]
     pub server_read_header_timeout_seconds: u64,
+    /// Seconds a request may take from its first byte to its response (a long poll's wait
+    /// included); beyond, it answers 503 and its statement is cancelled.
+    #[arg(
+        long,
+        env = "PSQLQUEUE_SERVER_REQUEST_TIMEOUT_SECONDS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub server_request_timeout_seconds: u64,
+    /// Requests served at once; more answer 503 at once (long polls count while they wait).
+    #[arg(
+        long,
+        env = "PSQLQUEUE_SERVER_MAX_CONCURRENT_REQUESTS",
+        default_value_t = 1024,
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000)
+    )]
+    pub server_max_concurrent_requests: u32,
+    /// Open client connections at most; further ones wait in the listen backlog.
+    #[arg(
+        long,
+        env = "PSQLQUEUE_SERVER_MAX_CONNECTIONS",
+        default_value_t = 4096,
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000)
+    )]
+    pub server_max_connections: u32,
     /// Largest request body accepted, in bytes (a message body must fit in it).
     #[arg(long, env = "PSQLQUEUE_SERVER_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
     pub server_max_body_bytes: usize,

@@ -1,25 +1,63 @@
 //! The database: the connection pool, the one-statement query helpers every handler uses,
-//! and `migrate`.
+//! the health check's own connection, and `migrate`.
+//!
+//! Every wait is bounded: for a pooled connection (`PSQLQUEUE_DATABASE_POOL_TIMEOUT_SECONDS`),
+//! for a new one (`..._CONNECT_TIMEOUT_SECONDS`), and in the database for a statement and for a
+//! lock (`statement_timeout` and `lock_timeout`, set on every session the sidecar opens). A
+//! statement whose request is dropped (timed out, or the client went away) is cancelled.
 
 use crate::config::DatabaseArgs;
 use crate::error::ApiError;
 use crate::models::{Page, PageParams};
 use crate::startup::StartupError;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Status};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Status};
 use std::str::FromStr;
+use std::time::Duration;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{NoTls, Row};
+use tokio_postgres::{CancelToken, NoTls, Row};
+
+/// How long the health check may take in all, whatever the pool's state.
+const HEALTH_BUDGET: Duration = Duration::from_millis(1500);
 
 /// The pool, with the helpers that run one statement on a pooled connection.
 #[derive(Clone, Debug)]
 pub(crate) struct Db {
     pool: Pool,
+    /// How to connect, for connections of its own (long polling's LISTEN).
+    config: tokio_postgres::Config,
+    /// One connection of its own for the health check, so a saturated pool cannot delay it.
+    health: Pool,
+}
+
+/// Cancels the statement in flight when dropped before [`CancelOnDrop::disarm`]: a request
+/// dropped mid-statement (timed out, or its client gone) leaves nothing running.
+struct CancelOnDrop(Option<CancelToken>);
+
+impl CancelOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(token) = self.0.take() {
+            tokio::spawn(async move {
+                let _ = token.cancel_query(NoTls).await;
+            });
+        }
+    }
 }
 
 impl Db {
     /// The pool itself, for work that holds one connection across statements (the sweeper).
     pub(crate) fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// How this database is reached, with the sidecar's session limits.
+    pub(crate) fn config(&self) -> &tokio_postgres::Config {
+        &self.config
     }
 
     /// The pool's size, idle connections and waiters, for the metrics.
@@ -40,7 +78,10 @@ impl Db {
     ) -> Result<Vec<Row>, ApiError> {
         let client = self.pool.get().await?;
         let statement = client.prepare_cached(sql).await?;
-        Ok(client.query(&statement, params).await?)
+        let guard = CancelOnDrop(Some(client.cancel_token()));
+        let rows = client.query(&statement, params).await;
+        guard.disarm();
+        Ok(rows?)
     }
 
     /// Runs one statement that returns exactly one row.
@@ -51,7 +92,27 @@ impl Db {
     ) -> Result<Row, ApiError> {
         let client = self.pool.get().await?;
         let statement = client.prepare_cached(sql).await?;
-        Ok(client.query_one(&statement, params).await?)
+        let guard = CancelOnDrop(Some(client.cancel_token()));
+        let row = client.query_one(&statement, params).await;
+        guard.disarm();
+        Ok(row?)
+    }
+
+    /// Whether the database answers `SELECT 1` on the health check's own connection within
+    /// [`HEALTH_BUDGET`]; the error says why not.
+    pub(crate) async fn check_health(&self) -> Result<(), String> {
+        let check = async {
+            let client = self.health.get().await.map_err(|e| e.to_string())?;
+            client
+                .simple_query("SELECT 1")
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        match tokio::time::timeout(HEALTH_BUDGET, check).await {
+            Ok(result) => result,
+            Err(_) => Err(format!("no answer within {HEALTH_BUDGET:?}")),
+        }
     }
 
     /// Runs a list function (`$1` offset, `$2` limit) for one page, defaults applied.
@@ -73,30 +134,66 @@ impl Db {
 /// Builds the pool and opens `database_min_conns` connections, so the first requests do not
 /// pay for connecting and a wrong URL fails at start-up.
 pub(crate) async fn connect(args: &DatabaseArgs) -> Result<Db, StartupError> {
-    let config =
-        tokio_postgres::Config::from_str(&args.database_url).map_err(StartupError::DatabaseUrl)?;
-    let manager = Manager::from_config(
-        config,
-        NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
     if args.database_min_conns > args.database_max_conns {
         return Err(StartupError::PoolSizes {
             min: args.database_min_conns,
             max: args.database_max_conns,
         });
     }
-    let pool = Pool::builder(manager)
-        .max_size(args.database_max_conns as usize)
-        .build()
-        .map_err(StartupError::Pool)?;
+    let mut config =
+        tokio_postgres::Config::from_str(&args.database_url).map_err(StartupError::DatabaseUrl)?;
+    let connect_timeout = Duration::from_secs(args.database_connect_timeout_seconds);
+    config.connect_timeout(connect_timeout);
+    // The session limits ride on the startup packet, after any options of the URL's own.
+    let limits = format!(
+        "-c statement_timeout={} -c lock_timeout={}",
+        args.database_statement_timeout_ms, args.database_lock_timeout_ms
+    );
+    let options = match config.get_options() {
+        Some(own) if !own.is_empty() => format!("{own} {limits}"),
+        _ => limits,
+    };
+    config.options(&options);
+    let pool = build_pool(
+        &config,
+        args.database_max_conns as usize,
+        Duration::from_secs(args.database_pool_timeout_seconds),
+        connect_timeout,
+    )?;
+    let health = build_pool(&config, 1, HEALTH_BUDGET, HEALTH_BUDGET)?;
     let mut warm = Vec::new();
     for _ in 0..args.database_min_conns {
         warm.push(pool.get().await.map_err(StartupError::Connect)?);
     }
-    Ok(Db { pool })
+    Ok(Db {
+        pool,
+        health,
+        config,
+    })
+}
+
+/// A pool whose every wait is bounded: for a free connection, a new one, and a recycle check.
+fn build_pool(
+    config: &tokio_postgres::Config,
+    size: usize,
+    wait: Duration,
+    create: Duration,
+) -> Result<Pool, StartupError> {
+    let manager = Manager::from_config(
+        config.clone(),
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(wait))
+        .create_timeout(Some(create))
+        .recycle_timeout(Some(create))
+        .build()
+        .map_err(StartupError::Pool)
 }
 
 /// Creates the extension, or updates it to the version installed on the server.
@@ -106,6 +203,9 @@ pub(crate) async fn migrate(args: &DatabaseArgs) -> Result<(), StartupError> {
     let result = client
         .batch_execute(
             "SET client_min_messages = warning;
+             -- An update may build an index over every message: no request bounds here.
+             SET statement_timeout = 0;
+             SET lock_timeout = 0;
              CREATE EXTENSION IF NOT EXISTS psqlqueue;
              ALTER EXTENSION psqlqueue UPDATE;",
         )

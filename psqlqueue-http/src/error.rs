@@ -31,6 +31,18 @@ pub(crate) enum ErrorCode {
     QueueInUse = 14,
 }
 
+/// What a 503's `Retry-After` asks clients to wait, in seconds.
+const RETRY_AFTER_SECONDS: &str = "1";
+
+/// Whether an SQLSTATE says "not now" rather than "not this": the server is starting, stopping
+/// or out of resources, the connection broke, the statement ran into a timeout or a lock wait
+/// limit, the transaction lost a serialization race or a deadlock, or the server is read-only
+/// (a standby, during a failover). A retry may succeed.
+fn transient(code: &str) -> bool {
+    matches!(code.get(..2), Some("08" | "40" | "53" | "57"))
+        || matches!(code, "25006" | "55P03" | "58000" | "58030")
+}
+
 /// The message of a lease-not-held error, also used for such entries of a batch.
 pub(crate) const LEASE_NOT_HELD: &str = "lease not held";
 /// The message of a message-not-found error, also used for such entries of a batch.
@@ -72,8 +84,12 @@ pub(crate) enum ApiError {
     NoRoute,
     /// The path exists, but not with this method.
     MethodNotAllowed,
-    /// The database cannot be reached.
+    /// The database cannot be reached or cannot answer now (a transient error, a timeout):
+    /// 503 with `Retry-After`.
     Unavailable(String),
+    /// The server is at its concurrency limit, or the request ran past its deadline: 503 with
+    /// `Retry-After`.
+    Busy(&'static str),
     /// Anything else; the details are logged, never sent.
     Internal(String),
 }
@@ -161,6 +177,7 @@ impl ApiError {
                 "method not allowed",
                 None,
             ),
+            ApiError::Busy(why) => (StatusCode::SERVICE_UNAVAILABLE, C::Internal, why, None),
             ApiError::Unavailable(d) => {
                 tracing::error!(error = %d, "database unavailable");
                 (
@@ -201,6 +218,13 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
+        // Every 503 is worth retrying, soon.
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
+        }
         response
     }
 }
@@ -219,6 +243,7 @@ impl From<tokio_postgres::Error> for ApiError {
         let details = db.message().to_owned();
         match (db.code().code(), db.table()) {
             (code, _) if code.starts_with("22") => ApiError::Invalid(details),
+            (code, _) if transient(code) => ApiError::Unavailable(format!("{code}: {details}")),
             ("P0002", Some("queues")) => ApiError::QueueNotFound(details),
             ("P0002", Some("messages")) => ApiError::MessageNotFound(details),
             ("P0002", Some("topics")) => ApiError::TopicNotFound(details),
@@ -240,6 +265,26 @@ impl From<deadpool_postgres::PoolError> for ApiError {
         match err {
             deadpool_postgres::PoolError::Backend(e) => e.into(),
             other => ApiError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod unit {
+    use super::transient;
+
+    #[test]
+    fn transient_sqlstates_are_the_retryable_classes() {
+        for code in [
+            "08006", "08001", "40001", "40P01", "53300", "53100", "57P01", "57P02", "57P03",
+            "57014", "25006", "55P03", "58030",
+        ] {
+            assert!(transient(code), "{code} is transient");
+        }
+        for code in [
+            "22023", "22021", "22P05", "P0002", "23505", "55000", "2BP01", "42P01", "XX000",
+        ] {
+            assert!(!transient(code), "{code} is not transient");
         }
     }
 }

@@ -14,6 +14,7 @@ mod config;
 mod db;
 mod error;
 mod extract;
+mod limits;
 mod metrics;
 mod models;
 mod openapi;
@@ -22,6 +23,7 @@ mod server;
 mod startup;
 mod state;
 mod sweeper;
+mod wakeups;
 
 use clap::Parser;
 use config::{Cli, Command};

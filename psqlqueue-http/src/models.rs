@@ -150,6 +150,9 @@ pub(crate) struct ReceiveParams {
     pub label: Option<String>,
     /// At most this many messages (default 10, capped at PSQLQUEUE_QUEUE_MAX_NUMBER_OF_MESSAGES).
     pub limit: Option<i32>,
+    /// Long polling: when no message is deliverable, wait up to this many seconds (0..20,
+    /// default 0) for one, answering as soon as one arrives (empty when the wait ends).
+    pub wait_seconds: Option<i32>,
 }
 
 /// Ack parameters: the body or the query string may carry the receipt.

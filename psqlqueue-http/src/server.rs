@@ -1,38 +1,45 @@
-//! Serving: the API with a header read timeout and graceful shutdown, the metrics server and
-//! the sweeper of expired messages.
+//! Serving: the API (HTTP/1.1, with a header read timeout that runs from a connection's first
+//! moment, a cap on open connections, back-off on accept errors and graceful shutdown), the
+//! metrics server and the sweeper of expired messages.
 
 use crate::app::{app, metrics_app};
 use crate::config::ServerArgs;
 use crate::db;
+use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::startup::StartupError;
 use crate::state::AppState;
 use crate::sweeper;
+use crate::wakeups::{self, Wakeups};
 use axum::Router;
 use axum::http::Request;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tower::ServiceBuilder;
 
 /// How long in-flight requests get to finish after a shutdown signal.
 const DRAIN: Duration = Duration::from_secs(30);
+/// The pause after a failed accept (out of file descriptors, say), so the loop cannot spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Runs both servers and the sweeper until SIGINT or SIGTERM, then drains requests, lets the
 /// sweeper finish its batch and closes the pool.
 pub(crate) async fn run(args: ServerArgs) -> Result<(), StartupError> {
     let db = db::connect(&args.database).await?;
     let metrics = Arc::new(Metrics::new().map_err(StartupError::Metrics)?);
+    let wakeups = Arc::new(Wakeups::default());
     let state = AppState {
         db: db.clone(),
         max_messages: args.queue_max_number_of_messages,
         metrics: Arc::clone(&metrics),
+        wakeups: Arc::clone(&wakeups),
     };
     let api_listener = bind(&args.server_host, args.server_port).await?;
     let metrics_listener = bind(&args.metrics_host, args.metrics_port).await?;
@@ -41,6 +48,7 @@ pub(crate) async fn run(args: ServerArgs) -> Result<(), StartupError> {
 
     let (stop, stopped) = watch::channel(false);
     let sweeper = sweeper::spawn(db.pool().clone(), metrics, &args.sweep, stopped.clone());
+    let listener = wakeups::spawn_listener(db.config().clone(), wakeups, stopped.clone());
     let metrics_server = {
         let mut stopped = stopped.clone();
         let router = metrics_app(state.clone());
@@ -52,10 +60,17 @@ pub(crate) async fn run(args: ServerArgs) -> Result<(), StartupError> {
                 .await
         })
     };
+    let limits = Limits::new(
+        args.server_max_concurrent_requests,
+        Duration::from_secs(args.server_request_timeout_seconds),
+    );
     let api_server = tokio::spawn(serve_api(
         api_listener,
-        app(state, args.server_max_body_bytes),
-        Duration::from_secs(args.server_read_header_timeout_seconds),
+        app(state, args.server_max_body_bytes, limits),
+        Connections {
+            header_timeout: Duration::from_secs(args.server_read_header_timeout_seconds),
+            max_open: args.server_max_connections as usize,
+        },
         stopped,
     ));
 
@@ -67,6 +82,7 @@ pub(crate) async fn run(args: ServerArgs) -> Result<(), StartupError> {
     if let Some(sweeper) = sweeper {
         let _ = sweeper.await;
     }
+    let _ = listener.await;
     db.close();
     tracing::info!("stopped");
     Ok(())
@@ -82,39 +98,59 @@ async fn bind(host: &str, port: u16) -> Result<TcpListener, StartupError> {
         })
 }
 
+/// How client connections are held.
+struct Connections {
+    /// From a connection's first moment (and after each response) to the end of the next
+    /// request's headers: silent and idle connections are closed after this long.
+    header_timeout: Duration,
+    /// Open connections at most; beyond, new ones wait in the kernel's listen backlog.
+    max_open: usize,
+}
+
 /// Accepts connections until told to stop, then waits (at most [`DRAIN`]) for the open ones.
+///
+/// HTTP/1.1 only: hyper's protocol auto-detection reads a connection's first bytes before the
+/// header timeout is armed, so a client that sends nothing would be held forever.
 async fn serve_api(
     listener: TcpListener,
     router: Router,
-    header_timeout: Duration,
+    connections: Connections,
     mut stopped: watch::Receiver<bool>,
 ) {
     let service = ServiceBuilder::new()
         .map_request(trim_trailing_slash::<Incoming>)
         .service(router);
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout);
+        .header_read_timeout(connections.header_timeout);
+    let open = Arc::new(Semaphore::new(connections.max_open));
     let graceful = GracefulShutdown::new();
     loop {
+        let permit = tokio::select! {
+            permit = Arc::clone(&open).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            _ = stopped.changed() => break,
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let stream = match accepted {
                     Ok((stream, _)) => stream,
                     Err(err) => {
-                        tracing::warn!(error = %err, "accept failed");
+                        tracing::warn!(error = %err, "accept failed; pausing");
+                        tokio::time::sleep(ACCEPT_BACKOFF).await;
                         continue;
                     }
                 };
                 let _ = stream.set_nodelay(true);
                 let connection = builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service.clone()))
-                    .into_owned();
+                    .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service.clone()));
                 let connection = graceful.watch(connection);
                 tokio::spawn(async move {
                     let _ = connection.await;
+                    drop(permit);
                 });
             }
             _ = stopped.changed() => break,

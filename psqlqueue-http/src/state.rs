@@ -1,7 +1,9 @@
-//! What every handler shares: the database, the receive cap and the metrics.
+//! What every handler shares: the database, the receive cap, the metrics and the long-poll
+//! waiters.
 
 use crate::db::Db;
 use crate::metrics::Metrics;
+use crate::wakeups::Wakeups;
 use std::sync::Arc;
 
 /// Shared application state.
@@ -11,4 +13,5 @@ pub(crate) struct AppState {
     /// Cap on a receive's `limit`.
     pub max_messages: i32,
     pub metrics: Arc<Metrics>,
+    pub wakeups: Arc<Wakeups>,
 }

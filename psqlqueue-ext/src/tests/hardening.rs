@@ -67,6 +67,8 @@ mod tests {
         "SELECT * FROM psqlqueue.receive('dlq', NULL, 10)",
         "SELECT * FROM psqlqueue.ack_batch('dlq', (SELECT array_agg(id) FROM psqlqueue.messages),
                                           (SELECT array_agg(receipt) FROM psqlqueue.messages))",
+        "SELECT psqlqueue.listen_for('q', 10)",
+        "SELECT psqlqueue.send('q', 'announced')",
         "SELECT psqlqueue.queue_stats('q')",
         "SELECT * FROM psqlqueue.queue_metrics()",
         "SELECT psqlqueue.cleanup_queue('q')",
@@ -119,6 +121,8 @@ mod tests {
         "SELECT psqlqueue.create_subscription('s2', 't2', 'x', '{\"k\": 1}')",
         "SELECT psqlqueue.publish('nope', 'b')",
         "SELECT psqlqueue.sweep(0)",
+        "SELECT psqlqueue.listen_for('x', 0)",
+        "SELECT psqlqueue.listen_for('nope', 10)",
     ];
 
     #[pg_test]

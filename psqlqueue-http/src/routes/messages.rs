@@ -6,9 +6,12 @@ use crate::models::{
     NackBatchResponse, NackRequest, ReceiveParams,
 };
 use crate::state::AppState;
+use crate::wakeups::{self, Wakeups};
 use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Sends a message to a queue.
 #[utoipa::path(post, path = "/v1/queues/{queue_id}/messages", tag = "messages", request_body = MessageRequest,
@@ -32,7 +35,15 @@ pub(crate) async fn send(
     ))
 }
 
-/// Receives (leases) messages, oldest first.
+/// Longest long-poll wait a receive may ask for, in seconds (as SQS).
+pub(crate) const MAX_WAIT_SECONDS: i32 = 20;
+
+const RECEIVE: &str = "SELECT id, queue_id, label, body, attributes, delivery_attempts, created_at,
+                              receipt, lease_expires_at
+                         FROM psqlqueue.receive($1, $2, $3)";
+
+/// Receives (leases) messages, oldest first. With `wait_seconds`, waits up to that long for
+/// one to arrive (long polling) without holding a database connection.
 #[utoipa::path(get, path = "/v1/queues/{queue_id}/messages", tag = "messages", params(ReceiveParams),
     responses((status = 200, body = MessageListResponse), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
 pub(crate) async fn receive(
@@ -44,19 +55,60 @@ pub(crate) async fn receive(
         .limit
         .unwrap_or(DEFAULT_LIMIT)
         .min(state.max_messages);
-    let rows = state
-        .db
-        .query(
-            "SELECT id, queue_id, label, body, attributes, delivery_attempts, created_at,
-                    receipt, lease_expires_at
-               FROM psqlqueue.receive($1, $2, $3)",
-            &[&queue, &params.label, &limit],
-        )
+    let wait = params.wait_seconds.unwrap_or(0);
+    if !(0..=MAX_WAIT_SECONDS).contains(&wait) {
+        return Err(ApiError::Invalid(format!(
+            "invalid wait_seconds: must be between 0 and {MAX_WAIT_SECONDS}, got {wait}"
+        )));
+    }
+    let respond = |rows: Vec<tokio_postgres::Row>| {
+        Json(MessageListResponse {
+            data: rows.iter().map(MessageResponse::from).collect(),
+            limit,
+        })
+    };
+    let args: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&queue, &params.label, &limit];
+    if wait == 0 {
+        return Ok(respond(state.db.query(RECEIVE, &args).await?));
+    }
+    let deadline = Instant::now() + Duration::from_secs(wait.unsigned_abs().into());
+    let labelled = params
+        .label
+        .as_deref()
+        .is_some_and(|label| !label.is_empty());
+    state
+        .wakeups
+        .ensure_registered(&queue, deadline, || async {
+            state
+                .db
+                .query(
+                    "SELECT psqlqueue.listen_for($1, $2)",
+                    &[&queue, &wakeups::LISTEN_SECONDS],
+                )
+                .await
+                .map(|_| ())
+        })
         .await?;
-    Ok(Json(MessageListResponse {
-        data: rows.iter().map(MessageResponse::from).collect(),
-        limit,
-    }))
+    loop {
+        // Registered before looking, so a message sent in between still wakes this waiter.
+        let mut ticket = state.wakeups.register(&queue, labelled);
+        let rows = state.db.query(RECEIVE, &args).await?;
+        if !rows.is_empty() {
+            if i32::try_from(rows.len()).is_ok_and(|got| got == limit) {
+                // Maybe more: pass the wakeup on (one transaction's sends notify once).
+                state.wakeups.wake(&queue);
+            }
+            return Ok(respond(rows));
+        }
+        if !Wakeups::wait(&mut ticket, deadline).await {
+            // The wait is over. Only if the LISTEN connection was down meanwhile may a message
+            // have arrived unannounced: then look once more.
+            if state.wakeups.may_have_missed(&ticket) {
+                return Ok(respond(state.db.query(RECEIVE, &args).await?));
+            }
+            return Ok(respond(Vec::new()));
+        }
+    }
 }
 
 /// Acknowledges a leased message: it is never delivered again. The receipt (body or query)

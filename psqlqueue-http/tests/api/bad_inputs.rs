@@ -223,6 +223,8 @@ fn corpus(message_id: &str) -> Corpus {
     c.call("receive: limit twice", M::GET, format!("{m}?limit=1&limit=2"), 400, 3, "duplicate field");
     c.call("receive: label with NUL", M::GET, format!("{m}?label=%00"), 400, 3, NUL_IN_TEXT);
     c.call("receive: queue id with NUL", M::GET, "/v1/queues/%00/messages", 400, 3, NUL_IN_TEXT);
+    c.call("receive: wait_seconds 21", M::GET, "/v1/queues/q/messages?wait_seconds=21", 400, 3, "invalid wait_seconds");
+    c.call("receive: wait_seconds a word", M::GET, "/v1/queues/q/messages?wait_seconds=long", 400, 3, "wait_seconds");
 
     // Ack and nack of the one message there is: none of these may touch it.
     let ack = format!("/v1/queues/q/messages/{message_id}/ack");

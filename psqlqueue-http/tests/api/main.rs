@@ -2,9 +2,11 @@
 //! the real `psqlqueue server` against a throw-away database through `helpers`, and speaks HTTP.
 
 mod bad_inputs;
+mod bounds;
 mod errors;
 mod helpers;
 mod leases;
+mod long_poll;
 mod operations;
 mod rest;
 mod sweeper;

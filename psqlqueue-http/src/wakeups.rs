@@ -1,0 +1,220 @@
+//! Long polling: consumers waiting for messages hold no database connection and run no
+//! queries. One `LISTEN psqlqueue` connection per sidecar hears the notifications that send,
+//! publish, nack and redrive emit at commit (a rolled-back send emits none), each naming the
+//! queue that got deliverable messages, and wakes waiters of that queue.
+//!
+//! The database announces a queue only while someone listens for it (NOTIFY costs every
+//! notifying commit a cluster-wide lock): before its first look at a queue, a waiter makes sure
+//! this sidecar's registration (`psqlqueue.listen_for`) covers its whole wait; one waiter per
+//! queue renews it at a time, for [`LISTEN_SECONDS`].
+//!
+//! A notification wakes one waiter without a label filter (the one waiting longest) and every
+//! waiter with one (it cannot know the message's label). A waiter that then receives a full
+//! batch wakes the next, since a transaction's notifications for one queue arrive as one. A
+//! woken waiter that finds nothing (another consumer was faster) waits again. While the LISTEN
+//! connection is down every waiter is woken and checks for itself at the end of its wait, so a
+//! lost connection or a restart strands nobody.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{oneshot, watch};
+use tokio::time::Instant;
+use tokio_postgres::{AsyncMessage, NoTls};
+
+/// The notification channel send, publish, nack and redrive notify on.
+pub(crate) const CHANNEL: &str = "psqlqueue";
+/// How long one registration with `psqlqueue.listen_for` lasts.
+pub(crate) const LISTEN_SECONDS: i32 = 60;
+/// A registration is renewed when it would end less than this after a waiter's deadline.
+const RENEW_MARGIN: Duration = Duration::from_secs(5);
+/// The pause before reconnecting a lost LISTEN connection.
+const RECONNECT: Duration = Duration::from_millis(500);
+
+/// Waiters of one queue.
+#[derive(Debug, Default)]
+struct Waiters {
+    /// Without a label filter, oldest first.
+    any: VecDeque<oneshot::Sender<()>>,
+    /// With one: every notification wakes them all.
+    labelled: Vec<oneshot::Sender<()>>,
+}
+
+/// Who waits for which queue, and whether the LISTEN connection has been up throughout.
+#[derive(Debug, Default)]
+pub(crate) struct Wakeups {
+    queues: Mutex<HashMap<String, Waiters>>,
+    /// Counts LISTEN sessions; odd while one is up. A waiter whose wait saw it change (or
+    /// even) may have missed a notification.
+    session: AtomicU64,
+    /// Per queue, until when this sidecar's registration lasts (behind a lock that one waiter
+    /// holds while it renews).
+    registrations: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Instant>>>>,
+}
+
+/// A waiter's registration; dropping it (done, or its request gone) withdraws it.
+pub(crate) struct Ticket {
+    woken: oneshot::Receiver<()>,
+    session: u64,
+}
+
+impl Wakeups {
+    /// Registers a waiter for `queue` (before it checks the queue, so no wakeup can fall
+    /// between its check and its wait).
+    pub(crate) fn register(&self, queue: &str, labelled: bool) -> Ticket {
+        let (sender, woken) = oneshot::channel();
+        let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        let waiters = queues.entry(queue.to_owned()).or_default();
+        if labelled {
+            waiters.labelled.push(sender);
+        } else {
+            waiters.any.push_back(sender);
+        }
+        Ticket {
+            woken,
+            session: self.session.load(Ordering::Acquire),
+        }
+    }
+
+    /// Wakes one unlabelled waiter of `queue` that is still waiting, and every labelled one.
+    pub(crate) fn wake(&self, queue: &str) {
+        let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(waiters) = queues.get_mut(queue) else {
+            return;
+        };
+        while let Some(sender) = waiters.any.pop_front() {
+            if sender.send(()).is_ok() {
+                break;
+            }
+        }
+        for sender in waiters.labelled.drain(..) {
+            let _ = sender.send(());
+        }
+        if waiters.any.is_empty() {
+            queues.remove(queue);
+        }
+    }
+
+    /// Wakes every waiter of every queue (the LISTEN connection went down).
+    fn wake_all(&self) {
+        let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        for (_, waiters) in queues.drain() {
+            for sender in waiters.any.into_iter().chain(waiters.labelled) {
+                let _ = sender.send(());
+            }
+        }
+    }
+
+    /// Makes sure the database announces `queue` until after `deadline`: calls `renew` (which
+    /// runs `psqlqueue.listen_for`) when this sidecar's registration would end too soon. One
+    /// caller per queue renews; the others wait for it.
+    pub(crate) async fn ensure_registered<F, Fut, E>(
+        &self,
+        queue: &str,
+        deadline: Instant,
+        renew: F,
+    ) -> Result<(), E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<(), E>>,
+    {
+        let slot = {
+            let mut registrations = self.registrations.lock().unwrap_or_else(|e| e.into_inner());
+            Arc::clone(
+                registrations
+                    .entry(queue.to_owned())
+                    .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(Instant::now()))),
+            )
+        };
+        let mut until = slot.lock().await;
+        if *until < deadline + RENEW_MARGIN {
+            let asked = Instant::now();
+            renew().await?;
+            *until = asked + Duration::from_secs(LISTEN_SECONDS.unsigned_abs().into());
+        }
+        Ok(())
+    }
+
+    /// Waits until the ticket is woken or `deadline` passes; true when woken.
+    pub(crate) async fn wait(ticket: &mut Ticket, deadline: tokio::time::Instant) -> bool {
+        matches!(
+            tokio::time::timeout_at(deadline, &mut ticket.woken).await,
+            Ok(Ok(()))
+        )
+    }
+
+    /// Whether notifications may have been missed since the ticket was taken: the LISTEN
+    /// connection was down at some point.
+    pub(crate) fn may_have_missed(&self, ticket: &Ticket) -> bool {
+        let now = self.session.load(Ordering::Acquire);
+        ticket.session.is_multiple_of(2) || now != ticket.session
+    }
+}
+
+/// Keeps one LISTEN connection up until `stopped`, reconnecting when it drops, and turns its
+/// notifications into wakeups.
+pub(crate) fn spawn_listener(
+    config: tokio_postgres::Config,
+    wakeups: Arc<Wakeups>,
+    mut stopped: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = listen_once(&config, &wakeups) => {},
+                _ = stopped.changed() => return,
+            }
+            // Down: whoever waits checks for itself; then try again.
+            wakeups.wake_all();
+            tokio::select! {
+                () = tokio::time::sleep(RECONNECT) => {},
+                _ = stopped.changed() => return,
+            }
+        }
+    })
+}
+
+/// One LISTEN session: returns when it ends (or could not start).
+async fn listen_once(config: &tokio_postgres::Config, wakeups: &Wakeups) {
+    let (client, mut connection) = match config.connect(NoTls).await {
+        Ok(pair) => pair,
+        Err(err) => {
+            tracing::warn!(error = %err, "long polling: cannot open the LISTEN connection");
+            return;
+        }
+    };
+    // Drives the connection (it must be polled for LISTEN to complete) and delivers its
+    // notifications; returns when the connection ends.
+    let driver = async {
+        loop {
+            match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                Some(Ok(AsyncMessage::Notification(note))) if note.channel() == CHANNEL => {
+                    wakeups.wake(note.payload());
+                }
+                Some(Ok(_)) => {}
+                Some(Err(err)) => {
+                    tracing::warn!(error = %err, "long polling: LISTEN connection lost");
+                    return;
+                }
+                None => return,
+            }
+        }
+    };
+    let session = async {
+        if let Err(err) = client.batch_execute(&format!("LISTEN {CHANNEL}")).await {
+            tracing::warn!(error = %err, "long polling: LISTEN failed");
+            return;
+        }
+        wakeups.session.fetch_add(1, Ordering::AcqRel); // odd: up
+        tracing::info!("long polling: listening");
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        () = driver => {},
+        () = session => {},
+    }
+    if !wakeups.session.load(Ordering::Acquire).is_multiple_of(2) {
+        wakeups.session.fetch_add(1, Ordering::AcqRel); // even: down
+    }
+}

@@ -1,0 +1,133 @@
+//! Long polling's SQL side: a committed send, publish, nack or redrive to a queue that someone
+//! listens for (`listen_for`) notifies channel psqlqueue with the queue id, once committed; a
+//! rolled-back send notifies nobody, and nothing is notified for a queue nobody listens for
+//! (NOTIFY costs every notifying commit a cluster-wide lock).
+
+use psqlqueue_tests::TestDb;
+use std::time::Duration;
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio_postgres::{AsyncMessage, NoTls};
+
+/// A connection LISTENing on psqlqueue, and the payloads it hears.
+async fn listener(db: &TestDb) -> (tokio_postgres::Client, UnboundedReceiver<String>) {
+    let (client, mut connection) = db
+        .url()
+        .parse::<tokio_postgres::Config>()
+        .expect("config")
+        .connect(NoTls)
+        .await
+        .expect("connect");
+    let (sender, receiver) = unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(Ok(message)) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            if let AsyncMessage::Notification(note) = message {
+                let _ = sender.send(note.payload().to_owned());
+            }
+        }
+    });
+    client
+        .batch_execute("LISTEN psqlqueue")
+        .await
+        .expect("listen");
+    (client, receiver)
+}
+
+/// The payloads heard within a short while (the notifications of a commit arrive right
+/// after it; the test's own commit has returned before this is called).
+async fn heard(receiver: &mut UnboundedReceiver<String>) -> Vec<String> {
+    let mut payloads = Vec::new();
+    while let Ok(Some(payload)) =
+        tokio::time::timeout(Duration::from_millis(300), receiver.recv()).await
+    {
+        payloads.push(payload);
+    }
+    payloads
+}
+
+#[tokio::test]
+async fn queues_are_announced_at_commit_only_while_someone_listens() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    client
+        .batch_execute(
+            "SELECT psqlqueue.create_queue('heard', 30, 600), psqlqueue.create_queue('unheard', 30, 600),
+                    psqlqueue.create_queue('delayed', 30, 600, 60), psqlqueue.create_topic('t');
+             SELECT psqlqueue.create_subscription('s1', 't', 'heard'), psqlqueue.create_subscription('s2', 't', 'unheard');",
+        )
+        .await
+        .expect("setup");
+    let (_listening, mut notes) = listener(&db).await;
+
+    // Nobody listens for these queues yet: no notification at all.
+    client
+        .batch_execute("SELECT psqlqueue.send('heard', 'b'); SELECT psqlqueue.send('unheard', 'b')")
+        .await
+        .expect("send");
+    assert_eq!(heard(&mut notes).await, Vec::<String>::new());
+
+    client
+        .batch_execute(
+            "SELECT psqlqueue.listen_for('heard', 60), psqlqueue.listen_for('delayed', 60)",
+        )
+        .await
+        .expect("listen_for");
+    client
+        .batch_execute("BEGIN; SELECT psqlqueue.send('heard', 'rolled back'); ROLLBACK")
+        .await
+        .expect("rolled back");
+    assert_eq!(heard(&mut notes).await, Vec::<String>::new(), "rolled back");
+    client
+        .batch_execute("SELECT psqlqueue.send('delayed', 'later')")
+        .await
+        .expect("delayed send");
+    assert_eq!(
+        heard(&mut notes).await,
+        Vec::<String>::new(),
+        "not deliverable yet"
+    );
+
+    client
+        .batch_execute("SELECT psqlqueue.send('heard', 'b'); SELECT psqlqueue.send('unheard', 'b')")
+        .await
+        .expect("send");
+    assert_eq!(heard(&mut notes).await, vec!["heard"]);
+    client
+        .batch_execute("SELECT psqlqueue.publish('t', 'p')")
+        .await
+        .expect("publish");
+    assert_eq!(
+        heard(&mut notes).await,
+        vec!["heard"],
+        "only the listened queue"
+    );
+    client
+        .batch_execute(
+            "SELECT psqlqueue.nack('heard', id) FROM psqlqueue.receive('heard', NULL, 1)",
+        )
+        .await
+        .expect("nack");
+    assert_eq!(heard(&mut notes).await, vec!["heard"]);
+
+    // A registration lapses by itself.
+    client
+        .batch_execute("UPDATE psqlqueue.listeners SET until = clock_timestamp()")
+        .await
+        .expect("lapse");
+    client
+        .batch_execute("SELECT psqlqueue.send('heard', 'b')")
+        .await
+        .expect("send");
+    assert_eq!(heard(&mut notes).await, Vec::<String>::new(), "lapsed");
+    for (sql, state) in [
+        ("SELECT psqlqueue.listen_for('heard', 0)", "22023"),
+        ("SELECT psqlqueue.listen_for('nope', 10)", "P0002"),
+    ] {
+        assert_eq!(
+            psqlqueue_tests::sqlstate(client.batch_execute(sql).await),
+            state,
+            "{sql}"
+        );
+    }
+    drop(client);
+    db.drop_db().await;
+}
