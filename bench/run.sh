@@ -25,7 +25,7 @@ HTTP_PORT="${BENCH_HTTP_PORT:-18080}"
 METRICS_PORT="${BENCH_METRICS_PORT:-19080}"
 RESULTS="$OUT/results.jsonl"
 : >"$RESULTS"
-rm -f "$OUT/warnings" "$OUT/pgbench.log" "$OUT/wrk.log" "$OUT/soak.tsv" "$OUT"/sweep*
+rm -f "$OUT/warnings" "$OUT/pgbench.log" "$OUT/wrk.log" "$OUT/soak.tsv" "$OUT"/sweep* "$OUT/longpoll.json"
 # The Makefile passes when `make bench` began, so the reported time includes the builds.
 started="${BENCH_STARTED:-$(date +%s)}"
 printf '%s %s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" >"$OUT/started"
@@ -100,8 +100,16 @@ done
 # same library, its own SQL), one ack_batch against the raw receive-10 + DELETE; each pair
 # measured back to back, alternating which goes first, at c=8.
 fresh_db bench_prev 0.4.0
+# Sends to a queue long-pollers wait on notify at commit (a cluster-wide lock); 'bench' has
+# nobody listening, 'heard' a registration and a LISTEN session that drains nothing.
+"${PSQL[@]}" -d bench_sql -c "SELECT psqlqueue.create_queue('heard', 30, 3600)" >/dev/null
+psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d bench_sql -c "LISTEN psqlqueue" -c "SELECT pg_sleep(3600)" >/dev/null 2>&1 &
+LISTEN_PID=$!
 for rep in $(seq "$REPEAT"); do
   say "leases c=8 rep=$rep"
+  "${PSQL[@]}" -d bench_sql -c "SELECT psqlqueue.listen_for('heard', 600)" >/dev/null
+  record send_quiet 8 "$rep" "$(pgb bench_sql 8 "$BENCH/sql/send.sql")"
+  record send_announced 8 "$rep" "$(pgb bench_sql 8 "$BENCH/sql/send_heard.sql")"
   fill bench_sql 40000
   fill bench_prev 40000
   if [ $(( rep % 2 )) = 1 ]; then
@@ -115,6 +123,8 @@ for rep in $(seq "$REPEAT"); do
   tps=$(pgb bench_sql 8 "$BENCH/sql/batch_cycle.sql"); record batch_cycle_10 8 "$rep" "$(mul "$tps" 10)"
   tps=$(pgb bench_sql 8 "$OUT/raw_cycle_10.sql"); record lease_raw_cycle_10 8 "$rep" "$(mul "$tps" 10)"
 done
+kill "$LISTEN_PID" 2>/dev/null || true
+"${PSQL[@]}" -d bench_sql -c "DELETE FROM psqlqueue.messages WHERE queue_id = 'heard'" >/dev/null
 "${PSQL[@]}" -d postgres -c "DROP DATABASE bench_prev" >/dev/null
 
 # --- 4: publish ---------------------------------------------------------------------------
@@ -155,6 +165,8 @@ for c in $CONCURRENCY; do
     record http_cycle_1 "$c" "$rep" "$(mul "$acks" "$(awk -v s="$SECONDS_PER_POINT" 'BEGIN { print 1 / s }')")"
   done
 done
+say "long polling: $((200)) idle pollers for 20 s, then 100 wake-ups"
+python3 "$BENCH/http/longpoll.py" "http://127.0.0.1:$HTTP_PORT" "${PSQL[@]}" -d bench_http >"$OUT/longpoll.json"
 say "sidecar peak RSS under 64 connections"
 wrk_rate 64 "$BENCH/http/post.lua" "http://127.0.0.1:$HTTP_PORT/v1/queues/bench/messages"
 rss_kib=$(awk '/^VmHWM/{print $2}' "/proc/$SIDECAR_PID/status")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A private cluster with psqlqueue in shared_preload_libraries, for the background worker's
 # integration test (tests/tests/retention.rs): 127.0.0.1:54331, stock settings apart from the
-# preload and a 1-second sweep interval. Usage: preload-cluster.sh start|stop
+# preload and a 1-second sweep interval. Usage: preload-cluster.sh start|stop|restart (restart:
+# `pg_ctl restart -m fast`, for the sidecar's test of a database restart under load).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 port="${PSQLQUEUE_PRELOAD_PORT:-54331}"
@@ -23,5 +24,8 @@ case "${1:-}" in
     fi
     rm -rf "$home"
     ;;
-  *) die "usage: preload-cluster.sh start|stop" ;;
+  restart)
+    as_postgres "$PG_BIN/pg_ctl" -D "$home/data" -m fast -w -t 30 restart -l "$home/log" >/dev/null
+    ;;
+  *) die "usage: preload-cluster.sh start|stop|restart" ;;
 esac

@@ -2,7 +2,7 @@
 //! with `Retry-After` within its bound plus a second, the statement does not stay behind, and
 //! the health check still answers. Silent connections are closed; HEAD never leases.
 
-use crate::helpers::{TestApp, create_queue, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, create_queue, spawn_app, spawn_app_on, spawn_app_with};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
@@ -201,6 +201,111 @@ async fn silent_connections_are_closed_and_the_server_keeps_serving() {
             .expect("closed before the deadline");
         assert!(matches!(read, Ok(0) | Err(_)), "closed, not answered");
     }
-    assert_eq!(app.get("/healthz").await.0, 200);
+    // A fresh connection: the client's kept-alive one was idle past the timeout, so the server
+    // has closed it too (as it should).
+    let fresh = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("client");
+    let health = fresh
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .expect("health");
+    assert_eq!(health.status().as_u16(), 200);
     app.stop().await;
+}
+
+/// The private cluster `make test` starts (scripts/preload-cluster.sh), which this test may
+/// restart: the shared server on 5432 is never restarted.
+fn restartable_admin_url() -> String {
+    std::env::var("PSQLQUEUE_TEST_PRELOAD_URL")
+        .unwrap_or_else(|_| "host=127.0.0.1 port=54331 user=postgres dbname=postgres".to_owned())
+}
+
+#[tokio::test]
+async fn a_database_restart_answers_only_503_then_recovers_within_5_s() {
+    let admin_url = restartable_admin_url();
+    let name = format!("psqlqueue_restart_{}", std::process::id());
+    let (admin, connection) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+        .await
+        .expect("the preloaded cluster (make test starts it)");
+    tokio::spawn(connection);
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .await
+        .expect("drop a leftover database");
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
+    drop(admin);
+    let url = format!("{admin_url} dbname={name}");
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    client
+        .batch_execute("CREATE EXTENSION psqlqueue; SELECT psqlqueue.create_queue('q', 30, 600)")
+        .await
+        .expect("extension");
+    drop(client);
+    let app = spawn_app_on(&url, &[("PSQLQUEUE_SWEEP_INTERVAL_SECONDS", "0")]).await;
+
+    // A trickle of sends, every 50 ms, each answer recorded with its time.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let trickle = {
+        let (base, stop) = (app.base.clone(), std::sync::Arc::clone(&stop));
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut answers = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let status = http
+                    .post(format!("{base}/v1/queues/q/messages"))
+                    .body(r#"{"body": "b"}"#)
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0);
+                answers.push((Instant::now(), status));
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            answers
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/preload-cluster.sh");
+    let restarted = tokio::process::Command::new("bash")
+        .args([script, "restart"])
+        .status()
+        .await
+        .expect("run the restart");
+    assert!(restarted.success(), "pg_ctl restart");
+    let back = Instant::now();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let answers = trickle.await.expect("join");
+    let unexpected: Vec<u16> = answers
+        .iter()
+        .map(|&(_, status)| status)
+        .filter(|status| ![201, 503].contains(status))
+        .collect();
+    assert!(unexpected.is_empty(), "only 201 and 503: {unexpected:?}");
+    let first_success = answers
+        .iter()
+        .find(|&&(at, status)| at >= back && status == 201)
+        .map(|&(at, _)| at.duration_since(back))
+        .expect("a success after the restart");
+    assert!(
+        first_success <= Duration::from_secs(5),
+        "first success {first_success:?} after the database was back"
+    );
+    app.stop().await;
+    let (admin, connection) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    let _ = admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await;
 }

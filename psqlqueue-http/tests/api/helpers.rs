@@ -68,6 +68,11 @@ async fn start(db_url: String, db: Option<TestDb>, extra: &[(&str, &str)]) -> Te
     }
 }
 
+/// Starts `psqlqueue server` on a database the caller owns (another cluster, say).
+pub async fn spawn_app_on(db_url: &str, extra: &[(&str, &str)]) -> TestApp {
+    start(db_url.to_owned(), None, extra).await
+}
+
 /// Starts `psqlqueue server` with default settings.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
