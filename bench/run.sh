@@ -103,8 +103,11 @@ fresh_db bench_prev 0.4.0
 # Sends to a queue long-pollers wait on notify at commit (a cluster-wide lock); 'bench' has
 # nobody listening, 'heard' a registration and a LISTEN session that drains nothing.
 "${PSQL[@]}" -d bench_sql -c "SELECT psqlqueue.create_queue('heard', 30, 3600)" >/dev/null
-psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d bench_sql -c "LISTEN psqlqueue" -c "SELECT pg_sleep(3600)" >/dev/null 2>&1 &
-LISTEN_PID=$!
+# The listener idles outside any transaction (psql waiting on its input): a session sleeping in
+# a statement would hold back the xmin horizon and let dead rows pile up under every workload.
+coproc LISTENER { psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d bench_sql >/dev/null 2>&1; }
+LISTEN_PID=$LISTENER_PID
+echo "LISTEN psqlqueue;" >&"${LISTENER[1]}"
 for rep in $(seq "$REPEAT"); do
   say "leases c=8 rep=$rep"
   "${PSQL[@]}" -d bench_sql -c "SELECT psqlqueue.listen_for('heard', 600)" >/dev/null

@@ -66,6 +66,10 @@ impl Wakeups {
         let (sender, woken) = oneshot::channel();
         let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
         let waiters = queues.entry(queue.to_owned()).or_default();
+        // Waiters whose request ended (answered, timed out, gone) leave a closed sender;
+        // dropping them here bounds the lists by the waiters that still wait.
+        waiters.any.retain(|sender| !sender.is_closed());
+        waiters.labelled.retain(|sender| !sender.is_closed());
         if labelled {
             waiters.labelled.push(sender);
         } else {
@@ -130,7 +134,15 @@ impl Wakeups {
         let mut until = slot.lock().await;
         if *until < deadline + RENEW_MARGIN {
             let asked = Instant::now();
-            renew().await?;
+            if let Err(err) = renew().await {
+                // No such queue, say: remember nothing about it.
+                drop(until);
+                self.registrations
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(queue);
+                return Err(err);
+            }
             *until = asked + Duration::from_secs(LISTEN_SECONDS.unsigned_abs().into());
         }
         Ok(())
@@ -216,5 +228,51 @@ async fn listen_once(config: &tokio_postgres::Config, wakeups: &Wakeups) {
     }
     if !wakeups.session.load(Ordering::Acquire).is_multiple_of(2) {
         wakeups.session.fetch_add(1, Ordering::AcqRel); // even: down
+    }
+}
+
+#[cfg(test)]
+mod unit {
+    use super::Wakeups;
+    use std::time::Duration;
+    use tokio::time::Instant;
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_millis(50)
+    }
+
+    #[tokio::test]
+    async fn a_wakeup_goes_to_the_oldest_live_unlabelled_waiter_and_every_labelled_one() {
+        let wakeups = Wakeups::default();
+        let gone = wakeups.register("q", false);
+        let mut first = wakeups.register("q", false);
+        let mut second = wakeups.register("q", false);
+        let mut labelled = wakeups.register("q", true);
+        let mut other_queue = wakeups.register("r", false);
+        drop(gone); // its request ended: skipped, not woken
+        wakeups.wake("q");
+        assert!(Wakeups::wait(&mut first, soon()).await, "the oldest live waiter");
+        assert!(!Wakeups::wait(&mut second, soon()).await, "one wakeup, one waiter");
+        assert!(Wakeups::wait(&mut labelled, soon()).await, "labelled waiters all wake");
+        assert!(!Wakeups::wait(&mut other_queue, soon()).await, "another queue");
+        wakeups.wake("q");
+        assert!(Wakeups::wait(&mut second, soon()).await);
+    }
+
+    #[tokio::test]
+    async fn ended_waiters_do_not_accumulate_and_a_down_listener_is_noticed() {
+        let wakeups = Wakeups::default();
+        for _ in 0..1000 {
+            drop(wakeups.register("q", false));
+        }
+        let ticket = wakeups.register("q", false);
+        let waiting = wakeups
+            .queues
+            .lock()
+            .map(|queues| queues.get("q").map_or(0, |w| w.any.len()))
+            .unwrap_or_default();
+        assert_eq!(waiting, 1, "only the live waiter is kept");
+        // No LISTEN session has been up: this waiter may have missed notifications.
+        assert!(wakeups.may_have_missed(&ticket));
     }
 }
