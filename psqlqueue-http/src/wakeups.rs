@@ -251,10 +251,22 @@ mod unit {
         let mut other_queue = wakeups.register("r", false);
         drop(gone); // its request ended: skipped, not woken
         wakeups.wake("q");
-        assert!(Wakeups::wait(&mut first, soon()).await, "the oldest live waiter");
-        assert!(!Wakeups::wait(&mut second, soon()).await, "one wakeup, one waiter");
-        assert!(Wakeups::wait(&mut labelled, soon()).await, "labelled waiters all wake");
-        assert!(!Wakeups::wait(&mut other_queue, soon()).await, "another queue");
+        assert!(
+            Wakeups::wait(&mut first, soon()).await,
+            "the oldest live waiter"
+        );
+        assert!(
+            !Wakeups::wait(&mut second, soon()).await,
+            "one wakeup, one waiter"
+        );
+        assert!(
+            Wakeups::wait(&mut labelled, soon()).await,
+            "labelled waiters all wake"
+        );
+        assert!(
+            !Wakeups::wait(&mut other_queue, soon()).await,
+            "another queue"
+        );
         wakeups.wake("q");
         assert!(Wakeups::wait(&mut second, soon()).await);
     }
