@@ -424,8 +424,10 @@ explain = {
         "ten acks (pgbench -c 1, 5 s: 0.88 against 1.01 ms and 1.18 against 1.26 ms per cycle), ack_batch's "
         "statement runs in 0.09 ms (primary-key probes, auto_explain after 8 calls), and on the stock system "
         "server the c=8 ratio came out at 0.80–0.95 (median 0.89, 4 alternating runs of 3 s). At c=8 here it "
-        "stays below receive(10) + ten acks (row above), so something under concurrency that the single-client "
-        "profile does not show is left to find. receive(10) alone, with a raw DELETE instead of the batch, "
+        "stays below receive(10) + ten acks (row above), while on a fresh database of the stock system server the "
+        "batch cycle took 0.92× the time of receive(10) + ten acks at c=8 (farm-bench, 5 paired runs of 8×300 "
+        "cycles): something in this run's database after the earlier sections (fresh fills and alternating order "
+        "did not change it) is left to find. receive(10) alone, with a raw DELETE instead of the batch, "
         "measured 0.87× the raw cycle (farm-bench, 6 paired runs): most of the gap is receive's own per-call cost.",
     "receive(1)+ack ≥ 3× original pattern":
         "at limit 1 on a freshly filled table both designs pay two commits per message, and in this run even "
