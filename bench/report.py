@@ -70,6 +70,10 @@ WORKLOADS = [
     ("publish_100", "publish, 100 subscriptions (50 match)"),
     ("http_send", "HTTP POST message"),
     ("http_cycle_1", "HTTP GET messages?limit=1 + PUT ack"),
+    ("http_send_open", "HTTP POST message, auth off, beside auth on (c=8 only)"),
+    ("http_send_auth", "HTTP POST message, PSQLQUEUE_AUTH=token (c=8 only)"),
+    ("http_cycle_open", "HTTP receive(1) + ack, auth off, beside auth on (c=8 only)"),
+    ("http_cycle_auth", "HTTP receive(1) + ack, PSQLQUEUE_AUTH=token (c=8 only)"),
 ]
 
 longpoll = {}
@@ -158,6 +162,8 @@ targets = [
     ("receive+ack at 1M waiting ≥ 0.8× at 1k", ratio(med("depth_1000000", 8), med("depth_1000", 8)), 0.8),
     ("receive(1)+ack with receipts ≥ 0.95× the same cycle in 0.4.0", ratio(med("receipt_cycle_1", 8), med("prev_cycle_1", 8)), 0.95),
     ("receive(10)+ack_batch ≥ 0.95× raw receive-10 + DELETE", ratio(med("batch_cycle_10", 8), med("lease_raw_cycle_10", 8)), 0.95),
+    ("HTTP send, auth on ≥ 0.9× auth off", ratio(med("http_send_auth", 8), med("http_send_open", 8)), 0.9),
+    ("HTTP receive+ack, auth on ≥ 0.9× auth off", ratio(med("http_cycle_auth", 8), med("http_cycle_open", 8)), 0.9),
     ("send to a queue with long-pollers (it notifies) ≥ 0.9× send to one without", ratio(med("send_announced", 8), med("send_quiet", 8)), 0.9),
 ]
 

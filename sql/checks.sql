@@ -1,7 +1,19 @@
--- Checks shared by the functions: ids, lease lengths, queue and dead-letter settings, pagination
--- and messages. Each raises 22023 naming the argument and the rule (raise_invalid, errors.sql).
--- A rule lives here once; the table constraints that restate one (schema.sql) say which, and a
--- test holds the two to the same boundaries (psqlqueue-ext/src/tests/checks.rs).
+-- Checks shared by the functions: ids, lease lengths, queue and dead-letter settings, pagination,
+-- messages and token scopes. Each raises 22023 naming the argument and the rule (raise_invalid,
+-- errors.sql). A rule lives here once; the table constraints that restate one (schema.sql,
+-- auth.sql) say which, and a test holds the two to the same boundaries
+-- (psqlqueue-ext/src/tests/checks.rs).
+
+-- The id rule itself, as one expression: check_id words its error; token names and the names
+-- in token scopes (auth.sql, check_scopes) follow the same rule and test it here.
+CREATE FUNCTION psqlqueue.id_is_valid(id text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+-- SQL-standard body: inlined into its callers, its names bound at creation.
+RETURN coalesce(id ~ '^[a-zA-Z0-9._-]{1,128}$', false);
+COMMENT ON FUNCTION psqlqueue.id_is_valid(text) IS
+    'Internal: whether id matches ^[a-zA-Z0-9._-]{1,128}$, the rule for queue, topic, subscription and token '
+    'names (false for NULL); check_id says why not.';
 
 CREATE FUNCTION psqlqueue.check_id(kind text, id text)
 RETURNS void
@@ -9,7 +21,7 @@ LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF id IS NULL OR id !~ '^[a-zA-Z0-9._-]{1,128}$' THEN
+    IF NOT psqlqueue.id_is_valid(id) THEN
         PERFORM psqlqueue.raise_invalid(kind || '.id',
             format('must be 1 to 128 characters of a-z, A-Z, 0-9, ".", "_" or "-", got %s',
                    coalesce(quote_literal(left(id, 140)), 'null')));
@@ -185,3 +197,50 @@ RETURN body IS NOT NULL AND body <> '' AND octet_length(body) <= 1048576
                      AND jsonb_array_length(jsonb_path_query_array(attributes, 'strict $.*')) <= 100))));
 COMMENT ON FUNCTION psqlqueue.message_is_valid(text, text, jsonb) IS
     'Internal: true when check_message would accept the message (its fast path; check_message says why not).';
+
+-- Token scopes (auth.sql): what a token of the HTTP API may do. No fast path: they are checked
+-- once, when a token is created, and are read back already valid.
+CREATE FUNCTION psqlqueue.check_scopes(scopes text[])
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    scope text;
+    target text;
+    repeated text;
+BEGIN
+    IF scopes IS NULL OR cardinality(scopes) NOT BETWEEN 1 AND 64 THEN
+        PERFORM psqlqueue.raise_invalid('scopes',
+            format('must list 1 to 64 scopes, got %s', coalesce(cardinality(scopes)::text, 'null')));
+    END IF;
+    IF array_ndims(scopes) > 1 THEN
+        PERFORM psqlqueue.raise_invalid('scopes',
+            format('must be a one-dimensional array, got %s dimensions', array_ndims(scopes)));
+    END IF;
+    IF array_position(scopes, NULL) IS NOT NULL THEN
+        PERFORM psqlqueue.raise_invalid('scopes',
+            format('must not contain null, got one at position %s', array_position(scopes, NULL)));
+    END IF;
+    FOREACH scope IN ARRAY scopes LOOP
+        -- What follows a known action and its colon; NULL when there is no known action.
+        target := substring(scope FROM '^(?:send|consume|manage|publish):(.*)$');
+        IF scope <> 'admin' AND NOT (coalesce(target = '*', false) OR psqlqueue.id_is_valid(target)) THEN
+            PERFORM psqlqueue.raise_invalid('scopes',
+                format('each must be admin or ACTION:NAME, ACTION one of send, consume, manage or publish and NAME * '
+                       'or a queue or topic id (1 to 128 characters of a-z, A-Z, 0-9, ".", "_" or "-"), got %s',
+                       quote_literal(left(scope, 140))));
+        END IF;
+    END LOOP;
+    SELECT s.entry INTO repeated
+      FROM unnest(scopes) AS s(entry)
+     GROUP BY s.entry HAVING count(*) > 1
+     ORDER BY s.entry LIMIT 1;
+    IF FOUND THEN
+        PERFORM psqlqueue.raise_invalid('scopes', format('must not list a scope twice, got %s twice', quote_literal(repeated)));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.check_scopes(text[]) IS
+    'Internal: raises 22023 naming the first bad entry unless scopes lists 1 to 64 distinct scopes, each admin or '
+    'ACTION:NAME (ACTION send, consume, manage or publish; NAME * for every queue or topic, or one id).';

@@ -1,8 +1,9 @@
 -- psqlqueue schema: tables, types and indexes. Functions live in errors.sql, checks.sql,
--- queue.sql, wakeup.sql, message.sql, lease.sql, dead_letter.sql, pubsub.sql and sweep.sql; this file runs first (it is the
--- extension's bootstrap SQL). The CHECK constraints below restate rules whose home is
--- checks.sql, as a last line of defence for rows written without the functions; each one's
--- comment names its check, and a test holds both to the same boundaries.
+-- queue.sql, wakeup.sql, message.sql, lease.sql, dead_letter.sql, pubsub.sql, sweep.sql and
+-- auth.sql (with the API tokens' table), and privileges.sql says who may call them; this file
+-- runs first (it is the extension's bootstrap SQL). The CHECK constraints below restate rules
+-- whose home is checks.sql, as a last line of defence for rows written without the functions;
+-- each one's comment names its check, and a test holds both to the same boundaries.
 
 -- A queue's settings. Every timing rule of its messages derives from these columns.
 CREATE TABLE psqlqueue.queues (

@@ -1,4 +1,9 @@
 -- wrk: GET one message, then PUT its ack; count acks (= messages through) across threads.
+-- With BENCH_TOKEN set, every request carries it (the auth-on columns).
+local token = os.getenv("BENCH_TOKEN")
+if token and token ~= "" then
+  wrk.headers["Authorization"] = "Bearer " .. token
+end
 local threads = {}
 acks = 0
 local pending = {}

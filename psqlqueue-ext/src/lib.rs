@@ -2,9 +2,9 @@
 //!
 //! The queue logic is SQL (files under `sql/`, included here in dependency order) because the
 //! hot paths are single statements whose plans PL/pgSQL caches; Rust supplies what SQL lacks:
-//! monotonic ULID message ids (`id.rs`), lease receipts (`receipt.rs`), the subscription
-//! filter validator and evaluator (`filter.rs`) and the background worker that runs the
-//! retention sweep (`worker.rs`).
+//! monotonic ULID message ids (`id.rs`), lease receipts (`receipt.rs`), API tokens
+//! (`token.rs`), the subscription filter validator and evaluator (`filter.rs`) and the
+//! background worker that runs the retention sweep (`worker.rs`).
 
 // Panics become PostgreSQL errors (pgrx catches them), but an unwrap is still a bug to avoid.
 #![cfg_attr(not(any(test, feature = "pg_test")), deny(clippy::unwrap_used))]
@@ -14,6 +14,7 @@ use pgrx::prelude::*;
 mod filter;
 mod id;
 mod receipt;
+mod token;
 mod worker;
 
 ::pgrx::pg_module_magic!(name, version);
@@ -46,6 +47,13 @@ extension_sql_file!(
     requires = ["dead_letter", "filter_comment", "match_comment"]
 );
 extension_sql_file!("../sql/sweep.sql", name = "sweep", requires = ["message"]);
+extension_sql_file!(
+    "../sql/auth.sql",
+    name = "auth",
+    requires = ["checks", "token_comment"]
+);
+// Last of all: it changes the privileges of every function above, so they must all exist.
+extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize);
 
 #[cfg(any(test, feature = "pg_test"))]
 mod tests;

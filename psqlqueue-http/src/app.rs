@@ -1,6 +1,7 @@
 //! The routers: the v1 API (with docs) and the metrics server.
 
 use crate::access_log;
+use crate::auth;
 use crate::error::ApiError;
 use crate::limits::{self, Limits};
 use crate::metrics;
@@ -29,7 +30,12 @@ pub(crate) fn app(state: AppState, max_body_bytes: usize, limits: Limits) -> Rou
     api
         // Our error body for a known path with another method; axum still sets `Allow`.
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        // Innermost, so the metrics and the access log see what the limits answered.
+        // Inside the limits, so a token lookup counts against the request's deadline.
+        .route_layer(from_fn_with_state(
+            std::sync::Arc::clone(&state.auth),
+            auth::authorize,
+        ))
+        // Inner, so the metrics and the access log see what the limits answered.
         .route_layer(from_fn_with_state(limits, limits::enforce))
         .route_layer(from_fn(refuse_head_on_receive))
         .route_layer(from_fn_with_state(

@@ -1,6 +1,7 @@
 //! Command line and environment: every setting has a flag and a `PSQLQUEUE_*` variable (also
 //! read from a `.env` file found upward from the working directory).
 
+use crate::auth::{AuthMode, MAX_CACHE_SECONDS};
 use clap::{Args, Parser, Subcommand};
 
 /// psqlqueue: a message queue inside PostgreSQL, over HTTP.
@@ -26,6 +27,39 @@ pub(crate) enum Command {
     Migrate(DatabaseArgs),
     /// Serve the REST API, and Prometheus metrics on a second port.
     Server(ServerArgs),
+    /// Create, list and revoke the API's bearer tokens (for `PSQLQUEUE_AUTH=token`).
+    Token(TokenArgs),
+}
+
+/// `psqlqueue token ...`: works on the database directly.
+#[derive(Debug, Args)]
+pub(crate) struct TokenArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(subcommand)]
+    pub command: TokenCommand,
+}
+
+/// What to do with tokens.
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Create a token and print it: it is shown this once (only its hash is stored).
+    Create {
+        /// The token's name (a queue-id-like name: letters, digits, `-`, `_`, `.`).
+        #[arg(long)]
+        name: String,
+        /// `admin`, or ACTION:NAME with ACTION send, consume, manage or publish and NAME a
+        /// queue or topic id or `*`. Repeat for more than one.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+    },
+    /// List tokens: name, scopes, when created and when revoked (never the tokens).
+    List,
+    /// Revoke a token: requests with it are refused within a few seconds.
+    Revoke {
+        /// The token's name.
+        name: String,
+    },
 }
 
 /// Most messages one `psqlqueue.receive` call leases (its own range is 1..=this).
@@ -140,7 +174,21 @@ pub(crate) struct ServerArgs {
     /// Largest request body accepted, in bytes (a message body must fit in it).
     #[arg(long, env = "PSQLQUEUE_SERVER_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
     pub server_max_body_bytes: usize,
-    /// Address the metrics server listens on.
+    /// `none`: every request is allowed (the original API). `token`: every route but the
+    /// health checks needs `Authorization: Bearer <token>` whose scopes allow it.
+    #[arg(long, env = "PSQLQUEUE_AUTH", value_enum, default_value_t = AuthMode::None)]
+    pub auth: AuthMode,
+    /// Seconds a token's check is reused before the database is asked again (0 to 5): a
+    /// revoked token is refused within this long.
+    #[arg(
+        long,
+        env = "PSQLQUEUE_AUTH_CACHE_SECONDS",
+        default_value_t = MAX_CACHE_SECONDS,
+        value_parser = clap::value_parser!(u64).range(0..=MAX_CACHE_SECONDS)
+    )]
+    pub auth_cache_seconds: u64,
+    /// Address the metrics server listens on: bind it to a private address (e.g. 127.0.0.1)
+    /// when the API is exposed, since its metrics name every queue.
     #[arg(long, env = "PSQLQUEUE_METRICS_HOST", default_value = "0.0.0.0")]
     pub metrics_host: String,
     /// Port the metrics server listens on.

@@ -27,6 +27,10 @@ pub(crate) enum ErrorCode {
     /// The lease an ack, nack or extend names is not held (expired, given back, or another
     /// receipt's).
     LeaseNotHeld = 11,
+    /// No token, or one that is unknown or revoked (`PSQLQUEUE_AUTH=token`).
+    Unauthenticated = 12,
+    /// The token is valid but its scopes do not allow this request.
+    Forbidden = 13,
     /// The queue is another queue's dead-letter queue, so it cannot be deleted.
     QueueInUse = 14,
 }
@@ -53,8 +57,8 @@ pub(crate) const MESSAGE_NOT_FOUND: &str = "message not found";
 pub(crate) struct ErrorResponse {
     /// 1 internal, 2 malformed request, 3 validation failed, 4 queue exists, 5 queue not found,
     /// 6 message not found, 7 topic exists, 8 topic not found, 9 subscription exists,
-    /// 10 subscription not found, 11 lease not held, 14 queue in use (another queue's
-    /// dead-letter queue).
+    /// 10 subscription not found, 11 lease not held, 12 not authenticated, 13 not allowed,
+    /// 14 queue in use (another queue's dead-letter queue).
     pub code: u8,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -80,6 +84,10 @@ pub(crate) enum ApiError {
     SubscriptionExists(String),
     LeaseNotHeld(String),
     QueueInUse(String),
+    /// No live bearer token (401, with `WWW-Authenticate`).
+    Unauthorized(&'static str),
+    /// The token's scopes do not cover the request (403); the details name the scope needed.
+    Forbidden(String),
     /// No route has this path.
     NoRoute,
     /// The path exists, but not with this method.
@@ -170,6 +178,13 @@ impl ApiError {
                 "queue is a dead-letter queue",
                 Some(d),
             ),
+            ApiError::Unauthorized(d) => (
+                StatusCode::UNAUTHORIZED,
+                C::Unauthenticated,
+                "not authenticated",
+                Some(d.to_owned()),
+            ),
+            ApiError::Forbidden(d) => (StatusCode::FORBIDDEN, C::Forbidden, "forbidden", Some(d)),
             ApiError::NoRoute => (StatusCode::NOT_FOUND, C::Malformed, "no such route", None),
             ApiError::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -217,6 +232,12 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"psqlqueue\""),
+            );
         }
         // Every 503 is worth retrying, soon.
         if status == StatusCode::SERVICE_UNAVAILABLE {

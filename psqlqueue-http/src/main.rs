@@ -1,6 +1,6 @@
 //! `psqlqueue`: the REST sidecar of the psqlqueue PostgreSQL extension.
 //! `psqlqueue migrate` creates or updates the extension; `psqlqueue server` serves the v1 API
-//! and sweeps expired messages.
+//! and sweeps expired messages; `psqlqueue token` manages the API's bearer tokens.
 
 // The sidecar needs no unsafe code and must not panic on input; items are visible only within
 // the crate (a binary has no public API).
@@ -10,6 +10,7 @@
 
 mod access_log;
 mod app;
+mod auth;
 mod config;
 mod db;
 mod error;
@@ -23,6 +24,7 @@ mod server;
 mod startup;
 mod state;
 mod sweeper;
+mod tokens;
 mod wakeups;
 
 use clap::Parser;
@@ -50,6 +52,16 @@ async fn main() -> ExitCode {
             result
         }
         Command::Server(args) => server::run(args).await,
+        // A command for people at a terminal: its errors go to stderr as plain words.
+        Command::Token(args) => {
+            return match tokens::run(args).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("psqlqueue token: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

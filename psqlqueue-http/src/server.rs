@@ -3,6 +3,7 @@
 //! metrics server and the sweeper of expired messages.
 
 use crate::app::{app, metrics_app};
+use crate::auth::{Auth, AuthMode};
 use crate::config::ServerArgs;
 use crate::db;
 use crate::limits::Limits;
@@ -40,7 +41,19 @@ pub(crate) async fn run(args: ServerArgs) -> Result<(), StartupError> {
         max_messages: args.queue_max_number_of_messages,
         metrics: Arc::clone(&metrics),
         wakeups: Arc::clone(&wakeups),
+        auth: Arc::new(Auth::new(
+            args.auth,
+            Duration::from_secs(args.auth_cache_seconds),
+            db.clone(),
+        )),
     };
+    if args.auth == AuthMode::None && !loopback(&args.server_host) {
+        tracing::warn!(
+            host = %args.server_host,
+            "PSQLQUEUE_AUTH=none and the API listens beyond loopback: anyone who reaches it may \
+             read, purge or delete any queue (set PSQLQUEUE_AUTH=token, see the README)"
+        );
+    }
     let api_listener = bind(&args.server_host, args.server_port).await?;
     let metrics_listener = bind(&args.metrics_host, args.metrics_port).await?;
     tracing::info!(host = %args.server_host, port = args.server_port, "http server starting");
@@ -86,6 +99,14 @@ pub(crate) async fn run(args: ServerArgs) -> Result<(), StartupError> {
     db.close();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Whether `host` (an address or a name) only reaches this machine.
+fn loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 async fn bind(host: &str, port: u16) -> Result<TcpListener, StartupError> {

@@ -1,4 +1,4 @@
-//! Why `psqlqueue migrate` or `psqlqueue server` could not start: one typed error, whose
+//! Why `psqlqueue migrate`, `server` or `token` could not start or finish: one typed error, whose
 //! message says what to fix. (Request errors are `error::ApiError`; these never reach a client.)
 
 use std::fmt;
@@ -18,6 +18,8 @@ pub(crate) enum StartupError {
     ExtensionMissing(String),
     /// `CREATE EXTENSION` or `ALTER EXTENSION ... UPDATE` failed.
     Migration(tokio_postgres::Error),
+    /// A `psqlqueue token` command failed in the database (bad name or scope, unknown token).
+    Token(tokio_postgres::Error),
     /// The metrics registry refused a metric (a bug).
     Metrics(prometheus::Error),
     /// A listening socket could not be opened.
@@ -53,6 +55,10 @@ impl fmt::Display for StartupError {
                 ),
                 None => write!(f, "migration failed: {e}"),
             },
+            StartupError::Token(e) => match e.as_db_error() {
+                Some(db) => write!(f, "{} ({})", db.message(), db.code().code()),
+                None => write!(f, "token command failed: {e}"),
+            },
             StartupError::Metrics(e) => write!(f, "metrics: {e}"),
             StartupError::Bind { host, port, source } => {
                 write!(f, "cannot listen on {host}:{port}: {source}")
@@ -64,7 +70,9 @@ impl fmt::Display for StartupError {
 impl std::error::Error for StartupError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            StartupError::DatabaseUrl(e) | StartupError::Migration(e) => Some(e),
+            StartupError::DatabaseUrl(e) | StartupError::Migration(e) | StartupError::Token(e) => {
+                Some(e)
+            }
             StartupError::Pool(e) => Some(e),
             StartupError::Connect(e) => Some(e),
             StartupError::Metrics(e) => Some(e),

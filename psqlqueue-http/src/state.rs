@@ -1,6 +1,7 @@
-//! What every handler shares: the database, the receive cap, the metrics and the long-poll
-//! waiters.
+//! What every handler shares: the database, the receive cap, the metrics, the long-poll
+//! waiters and the authenticator.
 
+use crate::auth::Auth;
 use crate::db::Db;
 use crate::metrics::Metrics;
 use crate::wakeups::Wakeups;
@@ -14,4 +15,6 @@ pub(crate) struct AppState {
     pub max_messages: i32,
     pub metrics: Arc<Metrics>,
     pub wakeups: Arc<Wakeups>,
+    /// Who may call what (`PSQLQUEUE_AUTH`).
+    pub auth: Arc<Auth>,
 }

@@ -9,7 +9,7 @@ use psqlqueue_tests::TestDb;
 use tokio_postgres::Client;
 
 /// Every released version before this one whose upgrade path is tested.
-const PREVIOUS: &[&str] = &["0.1.0", "0.2.0", "0.3.0", "0.4.0"];
+const PREVIOUS: &[&str] = &["0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.5.0"];
 
 /// One line per property of the extension's objects, sorted, so two databases compare as
 /// lists: member objects, function definitions (body, volatility, SET options), columns,

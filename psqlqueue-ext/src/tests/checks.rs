@@ -38,14 +38,20 @@ mod tests {
             let subscription = accepted(&format!(
                 "INSERT INTO psqlqueue.subscriptions (id, topic_id, queue_id) VALUES ({id}, 't', 'q0')"
             ));
+            let token = accepted(&format!(
+                "INSERT INTO psqlqueue.tokens (name, token_hash, scopes, created_at)
+                 VALUES ({id}, '\\x00', '{{admin}}', now())"
+            ));
+            // The function form of the rule, which token names and scope names are held to.
+            let valid = one::<bool>(&format!("SELECT psqlqueue.id_is_valid({id})"));
             assert_eq!(
-                (queue, topic, subscription),
-                (check, check, check),
+                (queue, topic, subscription, token, valid),
+                (check, check, check, check, check),
                 "id #{n} {id}: check_id says {check}"
             );
             // Keep the next candidate from colliding with this one.
             run("DELETE FROM psqlqueue.subscriptions; DELETE FROM psqlqueue.queues WHERE id <> 'q0';
-                 DELETE FROM psqlqueue.topics WHERE id <> 't'");
+                 DELETE FROM psqlqueue.topics WHERE id <> 't'; DELETE FROM psqlqueue.tokens");
         }
     }
 

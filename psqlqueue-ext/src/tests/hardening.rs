@@ -87,6 +87,11 @@ mod tests {
         "SELECT psqlqueue.delete_topic('t')",
         "SELECT psqlqueue.delete_queue('q')",
         "SELECT psqlqueue.delete_queue('dlq')",
+        "SELECT psqlqueue.create_token('ci', ARRAY['send:q', 'consume:*', 'admin'])",
+        "SELECT * FROM psqlqueue.list_tokens()",
+        "SELECT psqlqueue.token_scopes('pqq_unknown')",
+        "SELECT psqlqueue.revoke_token('ci')",
+        "SELECT psqlqueue.revoke_token('ci')",
     ];
     const EVERY_ERROR: &[&str] = &[
         "SELECT psqlqueue.create_queue('bad id', 30, 600)",
@@ -123,6 +128,11 @@ mod tests {
         "SELECT psqlqueue.sweep(0)",
         "SELECT psqlqueue.listen_for('x', 0)",
         "SELECT psqlqueue.listen_for('nope', 10)",
+        "SELECT psqlqueue.create_token('bad name', ARRAY['admin'])",
+        "SELECT psqlqueue.create_token('t', ARRAY['read:x'])",
+        "SELECT psqlqueue.create_token('t', ARRAY['send:a', 'send:a'])",
+        "SELECT psqlqueue.create_token('ci', ARRAY['admin'])",
+        "SELECT psqlqueue.revoke_token('nope')",
     ];
 
     #[pg_test]
@@ -162,7 +172,7 @@ mod tests {
               WHERE p.pronamespace = 'psqlqueue'::regnamespace
                 AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)
                 AND p.prosqlbody IS NULL
-                AND NOT (l.lanname = 'c' AND p.proname IN ('ulid', 'receipt', 'normalize_message_filters', 'match_message_filters'))",
+                AND NOT (l.lanname = 'c' AND p.proname IN ('ulid', 'receipt', 'new_token', 'normalize_message_filters', 'match_message_filters'))",
         );
         assert_eq!(unpinned, "none");
         // Planner settings on functions are the ones measured and commented (receive only).

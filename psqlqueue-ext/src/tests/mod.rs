@@ -3,11 +3,13 @@
 //! named `tests`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod auth;
 mod checks;
 mod dead_letter;
 mod hardening;
 mod lease;
 mod message;
+mod privileges;
 mod pubsub;
 mod queue;
 mod support;

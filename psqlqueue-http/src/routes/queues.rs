@@ -1,3 +1,4 @@
+use crate::auth::{Action, Caller};
 use crate::error::{ApiError, ErrorResponse};
 use crate::extract::{ApiJson, ApiQuery, Path, optional_body};
 use crate::models::{
@@ -5,17 +6,23 @@ use crate::models::{
     RedriveRequest, RedriveResponse,
 };
 use crate::state::AppState;
-use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 
 /// Creates a queue.
 #[utoipa::path(post, path = "/v1/queues", tag = "queues", request_body = QueueRequest,
     responses((status = 201, body = QueueResponse), (status = 400, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
 pub(crate) async fn create(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     ApiJson(req): ApiJson<QueueRequest>,
 ) -> Result<(StatusCode, Json<QueueResponse>), ApiError> {
+    caller.require(Action::Manage, &req.id)?;
+    // Dead letters would land in that queue: its manager must agree.
+    if let Some(target) = &req.dead_letter_queue_id {
+        caller.require(Action::Manage, target)?;
+    }
     // Without a delay, the SQL function's own default applies (one statement each). The
     // dead-letter settings are NULL when absent, which is what "not set" means to SQL.
     let row = match req.delivery_delay_seconds {
@@ -89,9 +96,13 @@ pub(crate) async fn get(
     responses((status = 200, body = QueueResponse), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
 pub(crate) async fn update(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<QueueUpdateRequest>,
 ) -> Result<Json<QueueResponse>, ApiError> {
+    if let Some(target) = &req.dead_letter_queue_id {
+        caller.require(Action::Manage, target)?;
+    }
     let row = state
         .db
         .query_one(
@@ -179,7 +190,12 @@ pub(crate) async fn redrive(
     Path(id): Path<String>,
     request: Request,
 ) -> Result<Json<RedriveResponse>, ApiError> {
+    let caller = request.extensions().get::<Caller>().cloned();
     let req: RedriveRequest = optional_body(request, &state).await?;
+    // Moving messages into another queue is managing it too.
+    if let (Some(caller), Some(target)) = (caller, &req.target_queue_id) {
+        caller.require(Action::Manage, target)?;
+    }
     // Without a limit, redrive's own default applies.
     let row = match req.limit {
         Some(limit) => {

@@ -1,10 +1,11 @@
+use crate::auth::{Action, Caller};
 use crate::error::{ApiError, ErrorResponse};
 use crate::extract::{ApiJson, ApiQuery, Path};
 use crate::models::{Page, PageParams, SubscriptionRequest, SubscriptionResponse};
 use crate::state::AppState;
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 
 /// Subscribes a queue to a topic.
 #[utoipa::path(post, path = "/v1/subscriptions", tag = "subscriptions", request_body = SubscriptionRequest,
@@ -12,8 +13,11 @@ use axum::http::StatusCode;
               (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
 pub(crate) async fn create(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     ApiJson(req): ApiJson<SubscriptionRequest>,
 ) -> Result<(StatusCode, Json<SubscriptionResponse>), ApiError> {
+    // A subscription routes the topic's messages into the queue: its manager decides.
+    caller.require(Action::Manage, &req.queue_id)?;
     let row = state
         .db
         .query_one(

@@ -1,20 +1,23 @@
+use crate::auth::{Action, Caller};
 use crate::error::{ApiError, ErrorResponse};
 use crate::extract::{ApiJson, ApiQuery, Path};
 use crate::models::{
     MessageRequest, Page, PageParams, PublishResponse, TopicRequest, TopicResponse,
 };
 use crate::state::AppState;
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 
 /// Creates a topic.
 #[utoipa::path(post, path = "/v1/topics", tag = "topics", request_body = TopicRequest,
     responses((status = 201, body = TopicResponse), (status = 400, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
 pub(crate) async fn create(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     ApiJson(req): ApiJson<TopicRequest>,
 ) -> Result<(StatusCode, Json<TopicResponse>), ApiError> {
+    caller.require(Action::Manage, &req.id)?;
     let row = state
         .db
         .query_one("SELECT * FROM psqlqueue.create_topic($1)", &[&req.id])

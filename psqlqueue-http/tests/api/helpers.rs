@@ -115,6 +115,67 @@ impl TestApp {
         (status, response.text().await.expect("response body"))
     }
 
+    /// Sends a request with `Authorization: Bearer <token>` when a token is given; returns the
+    /// status, the JSON body (Null if none) and the `WWW-Authenticate` header.
+    pub async fn call_as(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<&str>,
+    ) -> (u16, Value, Option<String>) {
+        let mut request = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("Content-Type", "application/json")
+                .body(body.to_owned());
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status().as_u16();
+        let challenge = response
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let text = response.text().await.expect("response body");
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).expect(&text)
+        };
+        (status, json, challenge)
+    }
+
+    /// Runs `psqlqueue <args>` against this sidecar's database; returns whether it succeeded,
+    /// its standard output and its standard error.
+    pub fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        let output = Command::new(env!("CARGO_BIN_EXE_psqlqueue"))
+            .args(args)
+            .env("PSQLQUEUE_DATABASE_URL", &self.db_url)
+            .env("PSQLQUEUE_LOG_LEVEL", "warn")
+            .output()
+            .expect("run psqlqueue");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// Creates a token with these scopes through the CLI and returns it.
+    pub fn token(&self, name: &str, scopes: &[&str]) -> String {
+        let mut args = vec!["token", "create", "--name", name];
+        for scope in scopes {
+            args.extend(["--scope", scope]);
+        }
+        let (ok, out, err) = self.cli(&args);
+        assert!(ok, "token create {name}: {err}");
+        out.trim().to_owned()
+    }
+
     pub async fn raw(&self, method: Method, path: &str, body: Option<&str>) -> Response {
         let mut request = self.http.request(method, format!("{}{}", self.base, path));
         if let Some(body) = body {

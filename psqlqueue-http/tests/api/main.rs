@@ -1,6 +1,7 @@
 //! The sidecar's black-box tests, one binary (zero-to-production's layout): each module starts
 //! the real `psqlqueue server` against a throw-away database through `helpers`, and speaks HTTP.
 
+mod auth;
 mod bad_inputs;
 mod bounds;
 mod errors;

@@ -1,0 +1,365 @@
+//! Who may call what: bearer tokens (`PSQLQUEUE_AUTH=token`) and the scope each route needs.
+//!
+//! Tokens live in the extension (`psqlqueue.tokens`, only their SHA-256 hashes; created and
+//! revoked with `psqlqueue token ...`); `psqlqueue.token_scopes` answers for one. The sidecar
+//! keeps each answer for a few seconds (at most [`MAX_CACHE_SECONDS`]), so a busy client costs
+//! one query per token per interval, and a revoked token stops working within that interval.
+//! Which scope a route needs is the protocol's business, so it is decided here.
+
+use crate::db::Db;
+use crate::error::ApiError;
+use axum::extract::rejection::RawPathParamsRejection;
+use axum::extract::{MatchedPath, RawPathParams, Request, State};
+use axum::http::{Method, header::AUTHORIZATION};
+use axum::middleware::Next;
+use axum::response::Response;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// Longest a token check is reused: revocation takes effect within this long.
+pub(crate) const MAX_CACHE_SECONDS: u64 = 5;
+/// Token checks remembered at most; past it the cache starts over (a flood of made-up tokens
+/// cannot grow it without bound).
+const MAX_CACHED_TOKENS: usize = 10_000;
+
+/// How requests are authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum AuthMode {
+    /// Every request is allowed (the original API's behaviour).
+    None,
+    /// Every route but the health checks needs `Authorization: Bearer <token>`.
+    Token,
+}
+
+/// What a scope lets its holder do with a queue or topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Action {
+    /// Send messages to a queue.
+    Send,
+    /// Receive, ack, nack and extend a queue's messages.
+    Consume,
+    /// Create, update, delete, purge, clean up and redrive queues; create and delete topics
+    /// and subscriptions.
+    Manage,
+    /// Publish to a topic.
+    Publish,
+}
+
+impl Action {
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "send" => Some(Action::Send),
+            "consume" => Some(Action::Consume),
+            "manage" => Some(Action::Manage),
+            "publish" => Some(Action::Publish),
+            _ => None,
+        }
+    }
+}
+
+/// One scope of a token: `admin`, or an action on one queue or topic (`None`: on every one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Scope {
+    Admin,
+    On(Action, Option<String>),
+}
+
+impl Scope {
+    /// Reads a scope as the extension stores it (it validated the syntax); anything else grants
+    /// nothing.
+    fn parse(text: &str) -> Option<Self> {
+        if text == "admin" {
+            return Some(Scope::Admin);
+        }
+        let (action, name) = text.split_once(':')?;
+        let name = (name != "*").then(|| name.to_owned());
+        Some(Scope::On(Action::parse(action)?, name))
+    }
+
+    fn allows(&self, need: &Need) -> bool {
+        match (self, need) {
+            (Scope::Admin, _) | (_, Need::Nothing | Need::Handler) => true,
+            (Scope::On(_, _), Need::Admin) => false,
+            (Scope::On(action, name), Need::On(wanted, target)) => {
+                wanted.contains(action) && name.as_deref().is_none_or(|n| n == target)
+            }
+            (Scope::On(action, name), Need::Every(wanted)) => {
+                wanted.contains(action) && name.is_none()
+            }
+        }
+    }
+}
+
+/// What a request needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Need {
+    /// Nothing: the health checks.
+    Nothing,
+    /// `admin`.
+    Admin,
+    /// One of these actions on this queue or topic.
+    On(&'static [Action], String),
+    /// One of these actions on every queue or topic (`ACTION:*`): lists show every name.
+    Every(&'static [Action]),
+    /// Decided by the handler, which reads the name from the body: let any token in.
+    Handler,
+}
+
+/// Who is calling: the scopes of their token, or everyone when auth is off.
+#[derive(Debug, Clone)]
+pub(crate) enum Caller {
+    Anyone,
+    Token(Arc<Vec<Scope>>),
+}
+
+impl Caller {
+    /// Refuses (403) unless the caller may do `action` on `name`.
+    pub(crate) fn require(&self, action: Action, name: &str) -> Result<(), ApiError> {
+        let need = Need::On(std::slice::from_ref(action_ref(action)), name.to_owned());
+        self.check(&need)
+    }
+
+    fn check(&self, need: &Need) -> Result<(), ApiError> {
+        match (self, need) {
+            (Caller::Anyone, _) | (_, Need::Nothing | Need::Handler) => Ok(()),
+            (Caller::Token(scopes), need) if scopes.iter().any(|s| s.allows(need)) => Ok(()),
+            (Caller::Token(_), need) => Err(ApiError::Forbidden(describe(need))),
+        }
+    }
+}
+
+/// A `'static` slice element for an action (the needs of a route are static tables).
+fn action_ref(action: Action) -> &'static Action {
+    match action {
+        Action::Send => &Action::Send,
+        Action::Consume => &Action::Consume,
+        Action::Manage => &Action::Manage,
+        Action::Publish => &Action::Publish,
+    }
+}
+
+/// The scope a refused request lacked, in the words the CLI's `--scope` takes.
+fn describe(need: &Need) -> String {
+    let names = |actions: &[Action]| {
+        actions
+            .iter()
+            .map(|a| format!("{a:?}").to_lowercase())
+            .collect::<Vec<_>>()
+            .join(" or ")
+    };
+    match need {
+        Need::Admin => "this route needs scope admin".to_owned(),
+        Need::On(actions, name) => format!("this route needs scope {}:{name}", names(actions)),
+        Need::Every(actions) => format!("this route needs scope {}:*", names(actions)),
+        Need::Nothing | Need::Handler => String::new(),
+    }
+}
+
+const SEND: &[Action] = &[Action::Send];
+const CONSUME: &[Action] = &[Action::Consume];
+const MANAGE: &[Action] = &[Action::Manage];
+const PUBLISH: &[Action] = &[Action::Publish];
+/// Reading a queue's settings or counts: anyone who works with it.
+const ANY_QUEUE: &[Action] = &[Action::Send, Action::Consume, Action::Manage];
+/// Reading a topic: its publishers and managers.
+const ANY_TOPIC: &[Action] = &[Action::Publish, Action::Manage];
+
+/// The scope each route needs, by its declared path and method; `param` reads a path
+/// parameter. A route missing here needs `admin`, so a new route is closed until it is listed.
+fn need(method: &Method, path: &str, param: impl Fn(&str) -> Option<String>) -> Need {
+    let queue = || param("queue_id").unwrap_or_default();
+    let topic = || param("topic_id").unwrap_or_default();
+    match (method.as_str(), path) {
+        (_, "/healthz" | "/v1/healthz") => Need::Nothing,
+        ("GET", "/v1/queues") => Need::Every(MANAGE),
+        ("POST", "/v1/queues" | "/v1/topics" | "/v1/subscriptions") => Need::Handler,
+        ("GET", "/v1/queues/{queue_id}" | "/v1/queues/{queue_id}/stats") => {
+            Need::On(ANY_QUEUE, queue())
+        }
+        (
+            "PUT" | "DELETE",
+            "/v1/queues/{queue_id}"
+            | "/v1/queues/{queue_id}/purge"
+            | "/v1/queues/{queue_id}/cleanup"
+            | "/v1/queues/{queue_id}/redrive",
+        ) => Need::On(MANAGE, queue()),
+        ("POST", "/v1/queues/{queue_id}/messages") => Need::On(SEND, queue()),
+        ("GET", "/v1/queues/{queue_id}/messages") => Need::On(CONSUME, queue()),
+        (
+            "PUT",
+            "/v1/queues/{queue_id}/messages/{message_id}/ack"
+            | "/v1/queues/{queue_id}/messages/{message_id}/nack"
+            | "/v1/queues/{queue_id}/messages/{message_id}/extend"
+            | "/v1/queues/{queue_id}/messages/ack"
+            | "/v1/queues/{queue_id}/messages/nack",
+        ) => Need::On(CONSUME, queue()),
+        ("GET", "/v1/topics") => Need::Every(MANAGE),
+        ("GET", "/v1/topics/{topic_id}") => Need::On(ANY_TOPIC, topic()),
+        ("DELETE", "/v1/topics/{topic_id}") => Need::On(MANAGE, topic()),
+        ("POST", "/v1/topics/{topic_id}/messages") => Need::On(PUBLISH, topic()),
+        // A subscription's id names neither its topic nor its queue.
+        ("GET" | "DELETE", "/v1/subscriptions" | "/v1/subscriptions/{subscription_id}") => {
+            Need::Every(MANAGE)
+        }
+        _ => Need::Admin,
+    }
+}
+
+/// A token's answer from the database, and when it was asked.
+#[derive(Debug)]
+struct Cached {
+    at: Instant,
+    scopes: Option<Arc<Vec<Scope>>>,
+}
+
+/// The authenticator: the mode, and recent token checks keyed by the token's SHA-256.
+#[derive(Debug)]
+pub(crate) struct Auth {
+    mode: AuthMode,
+    ttl: Duration,
+    db: Db,
+    cache: Mutex<HashMap<[u8; 32], Cached>>,
+}
+
+impl Auth {
+    /// An authenticator over `db` that reuses a token's check for `ttl`.
+    pub(crate) fn new(mode: AuthMode, ttl: Duration, db: Db) -> Self {
+        Auth {
+            mode,
+            ttl,
+            db,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The scopes of a live token, `None` for an unknown or revoked one.
+    async fn scopes(&self, token: &str) -> Result<Option<Arc<Vec<Scope>>>, ApiError> {
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        {
+            let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(hit) = cache.get(&key).filter(|c| c.at.elapsed() < self.ttl) {
+                return Ok(hit.scopes.clone());
+            }
+        }
+        let row = self
+            .db
+            .query_one("SELECT psqlqueue.token_scopes($1)", &[&token])
+            .await?;
+        let scopes = row
+            .try_get::<_, Option<Vec<String>>>(0)
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .map(|list| Arc::new(list.iter().filter_map(|s| Scope::parse(s)).collect()));
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.len() >= MAX_CACHED_TOKENS {
+            cache.clear();
+        }
+        cache.insert(
+            key,
+            Cached {
+                at: Instant::now(),
+                scopes: scopes.clone(),
+            },
+        );
+        Ok(scopes)
+    }
+}
+
+/// The bearer token of a request: `Ok(None)` without an Authorization header.
+fn bearer(request: &Request) -> Result<Option<&str>, ApiError> {
+    let Some(value) = request.headers().get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let text = value.to_str().map_err(|_| unauthorized())?;
+    let (kind, token) = text.split_once(' ').ok_or_else(unauthorized)?;
+    if !kind.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(unauthorized());
+    }
+    Ok(Some(token.trim()))
+}
+
+fn unauthorized() -> ApiError {
+    ApiError::Unauthorized("send Authorization: Bearer <token> with a live token")
+}
+
+/// The middleware: finds the caller, refuses what their token may not do (401/403), and hands
+/// the caller to handlers that decide from the body ([`Caller::require`]).
+pub(crate) async fn authorize(
+    State(auth): State<Arc<Auth>>,
+    path: MatchedPath,
+    params: Result<RawPathParams, RawPathParamsRejection>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let caller = match auth.mode {
+        AuthMode::None => Caller::Anyone,
+        AuthMode::Token => {
+            let params = params.map_err(|e| ApiError::Malformed(e.body_text()))?;
+            let need = need(request.method(), path.as_str(), |name| {
+                params
+                    .iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| value.to_owned())
+            });
+            if need == Need::Nothing {
+                Caller::Anyone
+            } else {
+                let token = bearer(&request)?.ok_or_else(unauthorized)?;
+                let scopes = auth.scopes(token).await?.ok_or_else(unauthorized)?;
+                let caller = Caller::Token(scopes);
+                caller.check(&need)?;
+                caller
+            }
+        }
+    };
+    request.extensions_mut().insert(caller);
+    Ok(next.run(request).await)
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    fn scopes(list: &[&str]) -> Caller {
+        Caller::Token(Arc::new(
+            list.iter().filter_map(|s| Scope::parse(s)).collect(),
+        ))
+    }
+
+    fn need_of(method: Method, path: &str, queue: &str) -> Need {
+        need(&method, path, |name| {
+            matches!(name, "queue_id" | "topic_id").then(|| queue.to_owned())
+        })
+    }
+
+    #[test]
+    fn scopes_allow_their_action_on_their_name_or_every_name() {
+        let send = need_of(Method::POST, "/v1/queues/{queue_id}/messages", "orders");
+        assert!(scopes(&["send:orders"]).check(&send).is_ok());
+        assert!(scopes(&["send:*"]).check(&send).is_ok());
+        assert!(scopes(&["admin"]).check(&send).is_ok());
+        assert!(scopes(&["send:other"]).check(&send).is_err());
+        assert!(scopes(&["consume:orders"]).check(&send).is_err());
+        assert!(scopes(&["manage:orders"]).check(&send).is_err());
+        let list = need_of(Method::GET, "/v1/queues", "");
+        assert!(scopes(&["manage:*"]).check(&list).is_ok());
+        assert!(scopes(&["manage:orders"]).check(&list).is_err());
+        assert!(Caller::Anyone.check(&list).is_ok());
+    }
+
+    #[test]
+    fn an_unlisted_route_needs_admin() {
+        let unknown = need_of(Method::PATCH, "/v1/queues/{queue_id}", "orders");
+        assert_eq!(unknown, Need::Admin);
+        assert!(scopes(&["manage:*", "send:*"]).check(&unknown).is_err());
+        assert!(scopes(&["admin"]).check(&unknown).is_ok());
+    }
+
+    #[test]
+    fn malformed_scopes_grant_nothing() {
+        assert_eq!(Scope::parse("read:orders"), None);
+        assert_eq!(Scope::parse("admin:orders"), None);
+        assert_eq!(Scope::parse("send"), None);
+    }
+}
