@@ -12,10 +12,12 @@ PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres)
 CLUSTER=""
 SIDECAR_PID=""
 AUTH_PID=""
+OPEN_PID=""
 
 stop_cluster() {
   [ -n "$SIDECAR_PID" ] && kill "$SIDECAR_PID" 2>/dev/null || true
   [ -n "$AUTH_PID" ] && kill "$AUTH_PID" 2>/dev/null || true
+  [ -n "$OPEN_PID" ] && kill "$OPEN_PID" 2>/dev/null || true
   if [ -n "$CLUSTER" ]; then
     as_postgres "$PG_BIN/pg_ctl" -D "$CLUSTER/data" -m fast stop >/dev/null 2>&1 || true
     rm -rf "$CLUSTER"

@@ -170,14 +170,18 @@ for c in $CONCURRENCY; do
     record http_cycle_1 "$c" "$rep" "$(mul "$acks" "$(awk -v s="$SECONDS_PER_POINT" 'BEGIN { print 1 / s }')")"
   done
 done
-# Auth on (PSQLQUEUE_AUTH=token) against off, at c=8: a second sidecar on the same database,
-# each pair back to back, alternating which goes first.
-AUTH_PORT=$((HTTP_PORT + 1))
-PSQLQUEUE_DATABASE_URL="host=127.0.0.1 port=$PORT user=postgres dbname=bench_http" PSQLQUEUE_AUTH=token \
-PSQLQUEUE_SERVER_HOST=127.0.0.1 PSQLQUEUE_SERVER_PORT="$AUTH_PORT" PSQLQUEUE_SWEEP_INTERVAL_SECONDS=0 \
-PSQLQUEUE_METRICS_HOST=127.0.0.1 PSQLQUEUE_METRICS_PORT=$((METRICS_PORT + 1)) PSQLQUEUE_LOG_LEVEL=warn \
-  "$ROOT/target/release/psqlqueue" server >"$OUT/sidecar-auth.log" 2>&1 &
-AUTH_PID=$!
+# Auth on (PSQLQUEUE_AUTH=token) against off, at c=8: two more sidecars on the same database,
+# started alike (sweeper off in both), each pair back to back, alternating which goes first.
+AUTH_PORT=$((HTTP_PORT + 1)); OPEN_PORT=$((HTTP_PORT + 2))
+start_twin() { # port metrics-port auth-mode log -> pid
+  PSQLQUEUE_DATABASE_URL="host=127.0.0.1 port=$PORT user=postgres dbname=bench_http" PSQLQUEUE_AUTH="$3" \
+  PSQLQUEUE_SERVER_HOST=127.0.0.1 PSQLQUEUE_SERVER_PORT="$1" PSQLQUEUE_SWEEP_INTERVAL_SECONDS=0 \
+  PSQLQUEUE_METRICS_HOST=127.0.0.1 PSQLQUEUE_METRICS_PORT="$2" PSQLQUEUE_LOG_LEVEL=warn \
+    "$ROOT/target/release/psqlqueue" server >"$OUT/$4" 2>&1 &
+}
+start_twin "$AUTH_PORT" $((METRICS_PORT + 1)) token sidecar-auth.log; AUTH_PID=$!
+start_twin "$OPEN_PORT" $((METRICS_PORT + 2)) none sidecar-open.log; OPEN_PID=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$OPEN_PORT/healthz" >/dev/null && break; sleep 0.1; done
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$AUTH_PORT/healthz" >/dev/null && break; sleep 0.1; done
 AUTH_TOKEN=$(PSQLQUEUE_DATABASE_URL="host=127.0.0.1 port=$PORT user=postgres dbname=bench_http" PSQLQUEUE_LOG_LEVEL=warn \
   "$ROOT/target/release/psqlqueue" token create --name bench --scope send:bench --scope consume:bench 2>/dev/null)
@@ -197,15 +201,15 @@ auth_cycle() { # port label [token]
 for rep in $(seq "$REPEAT"); do
   say "http auth on/off c=8 rep=$rep"
   if [ $(( rep % 2 )) = 1 ]; then
-    auth_send "$HTTP_PORT" http_send_open; auth_send "$AUTH_PORT" http_send_auth "$AUTH_TOKEN"
-    auth_cycle "$HTTP_PORT" http_cycle_open; auth_cycle "$AUTH_PORT" http_cycle_auth "$AUTH_TOKEN"
+    auth_send "$OPEN_PORT" http_send_open; auth_send "$AUTH_PORT" http_send_auth "$AUTH_TOKEN"
+    auth_cycle "$OPEN_PORT" http_cycle_open; auth_cycle "$AUTH_PORT" http_cycle_auth "$AUTH_TOKEN"
   else
-    auth_send "$AUTH_PORT" http_send_auth "$AUTH_TOKEN"; auth_send "$HTTP_PORT" http_send_open
-    auth_cycle "$AUTH_PORT" http_cycle_auth "$AUTH_TOKEN"; auth_cycle "$HTTP_PORT" http_cycle_open
+    auth_send "$AUTH_PORT" http_send_auth "$AUTH_TOKEN"; auth_send "$OPEN_PORT" http_send_open
+    auth_cycle "$AUTH_PORT" http_cycle_auth "$AUTH_TOKEN"; auth_cycle "$OPEN_PORT" http_cycle_open
   fi
 done
 unset BENCH_TOKEN
-kill "$AUTH_PID"; wait "$AUTH_PID" 2>/dev/null || true; AUTH_PID=""
+kill "$AUTH_PID" "$OPEN_PID"; wait "$AUTH_PID" "$OPEN_PID" 2>/dev/null || true; AUTH_PID=""; OPEN_PID=""
 say "long polling: $((200)) idle pollers for 20 s, then 100 wake-ups"
 python3 "$BENCH/http/longpoll.py" "http://127.0.0.1:$HTTP_PORT" "${PSQL[@]}" -d bench_http >"$OUT/longpoll.json"
 say "sidecar peak RSS under 64 connections"
