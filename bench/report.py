@@ -426,15 +426,15 @@ explain = {
         "this one. A receipt costs 128 bits from the strong random source, drawn 4 KiB at a time (one draw per "
         "receipt measured 2.9 µs each), and the lease update writes 33 more bytes per row.",
     "receive(10)+ack_batch ≥ 0.95× raw receive-10 + DELETE":
-        "not met, and not explained by the statements: at one client the same cycle is faster than receive(10) + "
-        "ten acks (pgbench -c 1, 5 s: 0.88 against 1.01 ms and 1.18 against 1.26 ms per cycle), ack_batch's "
-        "statement runs in 0.09 ms (primary-key probes, auto_explain after 8 calls), and on the stock system "
-        "server the c=8 ratio came out at 0.80–0.95 (median 0.89, 4 alternating runs of 3 s). At c=8 here it "
-        "stays below receive(10) + ten acks (row above), while on a fresh database of the stock system server the "
-        "batch cycle took 0.92× the time of receive(10) + ten acks at c=8 (farm-bench, 5 paired runs of 8×300 "
-        "cycles): something in this run's database after the earlier sections (fresh fills and alternating order "
-        "did not change it) is left to find. receive(10) alone, with a raw DELETE instead of the batch, "
-        "measured 0.87× the raw cycle (farm-bench, 6 paired runs): most of the gap is receive's own per-call cost.",
+        "not met. 0.6.0 took ack_batch's queue probe and its join off the path of a batch whose every entry is "
+        "acked (pgbench -r, c=1, synchronous_commit off in the session to expose CPU cost, 3 alternating runs: "
+        "the ack_batch statement went from 0.27–0.28 ms to 0.23–0.25 ms, against 0.18–0.20 ms for a plain "
+        "DELETE ... USING unnest with the same receipt check). Measured that way the whole cycle is as fast as the "
+        "raw one (receive(10) 0.46–0.53 ms against the raw UPDATE's 0.60–0.71 ms on its random-uuid table), so "
+        "the gap at c=8 is not per-call CPU but how eight receivers get in each other's way; where is left to "
+        "find. Not the ULID order of the head (all eight lock rows of the same few heap pages): the raw "
+        "statements over psqlqueue.messages ran no slower than over bench_raw (c=8, 3 alternating 4 s runs). On the stock "
+        "system server, 6 alternating 5 s pairs at c=8 gave 0.74–0.98 (median 0.85).",
     "receive(1)+ack ≥ 3× original pattern":
         "at limit 1 on a freshly filled table both designs pay two commits per message, and in this run even "
         f"PostgreSQL's raw cycle is only {fmt_ratio(ratio(med('raw_cycle_1', C), med('orig_cycle_1', C)))} the "

@@ -179,6 +179,12 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- A repeated id lands here: its row is done once, so the batch never has every entry done.
+    -- Refused (and with it the batch's statement): which receipt acted would be a guess.
+    IF cardinality(batch_outcome.message_ids)
+       <> (SELECT count(DISTINCT x.id) FROM unnest(batch_outcome.message_ids) AS x(id)) THEN
+        PERFORM psqlqueue.raise_invalid('message_ids', 'must not repeat an id');
+    END IF;
     -- Some entry was not done: only now is it worth asking whether the queue exists.
     IF NOT EXISTS (SELECT FROM psqlqueue.queues AS q WHERE q.id = batch_outcome.queue) THEN
         PERFORM psqlqueue.raise_not_found('queue', batch_outcome.queue);
@@ -190,13 +196,14 @@ BEGIN
     SELECT e.id, CASE WHEN d.id IS NOT NULL THEN batch_outcome.done_status
                       ELSE psqlqueue.lease_failure(batch_outcome.queue, e.id) END
       FROM unnest(batch_outcome.message_ids) WITH ORDINALITY AS e(id, n)
-      LEFT JOIN (SELECT DISTINCT x.id FROM unnest(batch_outcome.done) AS x(id)) AS d ON d.id = e.id
+      LEFT JOIN unnest(batch_outcome.done) AS d(id) ON d.id = e.id
      ORDER BY e.n;
 END
 $$;
 COMMENT ON FUNCTION psqlqueue.batch_outcome(text, text[], text[], text) IS
     'Internal: the answer of a batch in which some entry was not done: one row per entry, in order, '
-    'done_status for the ids in done, else lease_lost or not_found; P0002 when the queue does not exist.';
+    'done_status for the ids in done, else lease_lost or not_found. Errors: 22023 a repeated id, P0002 no such '
+    'queue.';
 
 CREATE FUNCTION psqlqueue.ack_batch(queue text, message_ids text[], receipts text[] DEFAULT NULL)
 RETURNS TABLE (message_id text, status text)
@@ -231,7 +238,7 @@ $$;
 COMMENT ON FUNCTION psqlqueue.ack_batch(text, text[], text[]) IS
     'Acknowledges up to 1000 messages of a queue in one statement, each as ack would (receipts[i] for '
     'message_ids[i]; NULL for none), and returns one row per id in order with status acked, lease_lost or '
-    'not_found. Errors: 22023 bad arrays, P0002 no such queue.';
+    'not_found. Errors: 22023 bad arrays or a repeated id, P0002 no such queue.';
 
 CREATE FUNCTION psqlqueue.nack_batch(queue text, message_ids text[], visibility_timeout_seconds int DEFAULT 0,
                                      receipts text[] DEFAULT NULL)
@@ -272,4 +279,4 @@ $$;
 COMMENT ON FUNCTION psqlqueue.nack_batch(text, text[], int, text[]) IS
     'Gives back up to 1000 leased messages of a queue in one statement, each as nack would, and returns one row '
     'per id in order with status nacked, lease_lost or not_found. Errors: 22023 bad arrays or timeout, '
-    'P0002 no such queue.';
+    'P0002 no such queue; a repeated id is 22023 too.';

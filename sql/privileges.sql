@@ -47,20 +47,25 @@ BEGIN
             'psqlqueue.list_queues(int, int)',
             'psqlqueue.queue_stats(text)'
         ]) AS f;
-    ELSIF role_functions.kind = 'admin' THEN
+    ELSIF role_functions.kind IN ('admin', 'sidecar') THEN
+        -- The sidecar's set is the admin's without token management: it checks tokens and never
+        -- mints them, so its database password is not a way to an API token.
         RETURN QUERY SELECT p.oid::regprocedure FROM pg_proc AS p
          WHERE p.pronamespace = 'psqlqueue'::regnamespace
            AND p.proname NOT IN ('role_functions', 'check_role', 'grant_role_functions', 'grant_producer',
-                                 'grant_consumer', 'grant_admin', 'revoke_access')
+                                 'grant_consumer', 'grant_admin', 'grant_sidecar', 'revoke_access')
+           AND (role_functions.kind = 'admin'
+                OR p.proname NOT IN ('create_token', 'list_tokens', 'revoke_token'))
          ORDER BY p.oid::regprocedure::text;
     ELSE
         PERFORM psqlqueue.raise_invalid('kind',
-            format('must be producer, consumer or admin, got %s', coalesce(quote_literal(role_functions.kind), 'null')));
+            format('must be producer, consumer, sidecar or admin, got %s', coalesce(quote_literal(role_functions.kind), 'null')));
     END IF;
 END
 $$;
 COMMENT ON FUNCTION psqlqueue.role_functions(text) IS
-    'The functions a producer, consumer or admin role may execute (grant_producer, grant_consumer, grant_admin). '
+    'The functions a producer, consumer, sidecar or admin role may execute (grant_producer, grant_consumer, '
+    'grant_sidecar, grant_admin). '
     'Errors: 22023 another kind.';
 
 CREATE FUNCTION psqlqueue.check_role(role name)
@@ -142,6 +147,20 @@ $$;
 COMMENT ON FUNCTION psqlqueue.grant_admin(name) IS
     'Lets a database role call every function of the extension but the grant functions (role_functions(''admin'')): '
     'queues, topics, subscriptions, tokens, sweeps. Run by the extension''s owner or a superuser. '
+    'Errors: 22023 no such role.';
+
+CREATE FUNCTION psqlqueue.grant_sidecar(role name)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM psqlqueue.grant_role_functions(grant_sidecar.role, 'sidecar');
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.grant_sidecar(name) IS
+    'Lets a database role do what the HTTP sidecar does: every function grant_admin gives but creating, listing '
+    'and revoking tokens (it checks them with token_scopes). Run by the extension''s owner or a superuser. '
     'Errors: 22023 no such role.';
 
 CREATE FUNCTION psqlqueue.revoke_access(role name)

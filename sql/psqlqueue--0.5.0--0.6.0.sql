@@ -9,6 +9,12 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- A repeated id lands here: its row is done once, so the batch never has every entry done.
+    -- Refused (and with it the batch's statement): which receipt acted would be a guess.
+    IF cardinality(batch_outcome.message_ids)
+       <> (SELECT count(DISTINCT x.id) FROM unnest(batch_outcome.message_ids) AS x(id)) THEN
+        PERFORM psqlqueue.raise_invalid('message_ids', 'must not repeat an id');
+    END IF;
     -- Some entry was not done: only now is it worth asking whether the queue exists.
     IF NOT EXISTS (SELECT FROM psqlqueue.queues AS q WHERE q.id = batch_outcome.queue) THEN
         PERFORM psqlqueue.raise_not_found('queue', batch_outcome.queue);
@@ -20,13 +26,14 @@ BEGIN
     SELECT e.id, CASE WHEN d.id IS NOT NULL THEN batch_outcome.done_status
                       ELSE psqlqueue.lease_failure(batch_outcome.queue, e.id) END
       FROM unnest(batch_outcome.message_ids) WITH ORDINALITY AS e(id, n)
-      LEFT JOIN (SELECT DISTINCT x.id FROM unnest(batch_outcome.done) AS x(id)) AS d ON d.id = e.id
+      LEFT JOIN unnest(batch_outcome.done) AS d(id) ON d.id = e.id
      ORDER BY e.n;
 END
 $$;
 COMMENT ON FUNCTION psqlqueue.batch_outcome(text, text[], text[], text) IS
     'Internal: the answer of a batch in which some entry was not done: one row per entry, in order, '
-    'done_status for the ids in done, else lease_lost or not_found; P0002 when the queue does not exist.';
+    'done_status for the ids in done, else lease_lost or not_found. Errors: 22023 a repeated id, P0002 no such '
+    'queue.';
 
 CREATE OR REPLACE FUNCTION psqlqueue.ack_batch(queue text, message_ids text[], receipts text[] DEFAULT NULL)
 RETURNS TABLE (message_id text, status text)
@@ -61,7 +68,7 @@ $$;
 COMMENT ON FUNCTION psqlqueue.ack_batch(text, text[], text[]) IS
     'Acknowledges up to 1000 messages of a queue in one statement, each as ack would (receipts[i] for '
     'message_ids[i]; NULL for none), and returns one row per id in order with status acked, lease_lost or '
-    'not_found. Errors: 22023 bad arrays, P0002 no such queue.';
+    'not_found. Errors: 22023 bad arrays or a repeated id, P0002 no such queue.';
 
 CREATE OR REPLACE FUNCTION psqlqueue.nack_batch(queue text, message_ids text[], visibility_timeout_seconds int DEFAULT 0,
                                      receipts text[] DEFAULT NULL)
@@ -102,7 +109,7 @@ $$;
 COMMENT ON FUNCTION psqlqueue.nack_batch(text, text[], int, text[]) IS
     'Gives back up to 1000 leased messages of a queue in one statement, each as nack would, and returns one row '
     'per id in order with status nacked, lease_lost or not_found. Errors: 22023 bad arrays or timeout, '
-    'P0002 no such queue.';
+    'P0002 no such queue; a repeated id is 22023 too.';
 
 
 -- Change 2: token auth and role grants (issue 12). API tokens for the HTTP sidecar, stored as
@@ -310,20 +317,25 @@ BEGIN
             'psqlqueue.list_queues(int, int)',
             'psqlqueue.queue_stats(text)'
         ]) AS f;
-    ELSIF role_functions.kind = 'admin' THEN
+    ELSIF role_functions.kind IN ('admin', 'sidecar') THEN
+        -- The sidecar's set is the admin's without token management: it checks tokens and never
+        -- mints them, so its database password is not a way to an API token.
         RETURN QUERY SELECT p.oid::regprocedure FROM pg_proc AS p
          WHERE p.pronamespace = 'psqlqueue'::regnamespace
            AND p.proname NOT IN ('role_functions', 'check_role', 'grant_role_functions', 'grant_producer',
-                                 'grant_consumer', 'grant_admin', 'revoke_access')
+                                 'grant_consumer', 'grant_admin', 'grant_sidecar', 'revoke_access')
+           AND (role_functions.kind = 'admin'
+                OR p.proname NOT IN ('create_token', 'list_tokens', 'revoke_token'))
          ORDER BY p.oid::regprocedure::text;
     ELSE
         PERFORM psqlqueue.raise_invalid('kind',
-            format('must be producer, consumer or admin, got %s', coalesce(quote_literal(role_functions.kind), 'null')));
+            format('must be producer, consumer, sidecar or admin, got %s', coalesce(quote_literal(role_functions.kind), 'null')));
     END IF;
 END
 $$;
 COMMENT ON FUNCTION psqlqueue.role_functions(text) IS
-    'The functions a producer, consumer or admin role may execute (grant_producer, grant_consumer, grant_admin). '
+    'The functions a producer, consumer, sidecar or admin role may execute (grant_producer, grant_consumer, '
+    'grant_sidecar, grant_admin). '
     'Errors: 22023 another kind.';
 
 CREATE FUNCTION psqlqueue.check_role(role name)
@@ -405,6 +417,20 @@ $$;
 COMMENT ON FUNCTION psqlqueue.grant_admin(name) IS
     'Lets a database role call every function of the extension but the grant functions (role_functions(''admin'')): '
     'queues, topics, subscriptions, tokens, sweeps. Run by the extension''s owner or a superuser. '
+    'Errors: 22023 no such role.';
+
+CREATE FUNCTION psqlqueue.grant_sidecar(role name)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM psqlqueue.grant_role_functions(grant_sidecar.role, 'sidecar');
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.grant_sidecar(name) IS
+    'Lets a database role do what the HTTP sidecar does: every function grant_admin gives but creating, listing '
+    'and revoking tokens (it checks them with token_scopes). Run by the extension''s owner or a superuser. '
     'Errors: 22023 no such role.';
 
 CREATE FUNCTION psqlqueue.revoke_access(role name)

@@ -130,6 +130,9 @@ impl Caller {
     }
 }
 
+/// Routes anyone may call: load balancers probe them without a token.
+const PUBLIC: &[&str] = &["/healthz", "/v1/healthz"];
+
 /// A `'static` slice element for an action (the needs of a route are static tables).
 fn action_ref(action: Action) -> &'static Action {
     match action {
@@ -171,8 +174,14 @@ const ANY_TOPIC: &[Action] = &[Action::Publish, Action::Manage];
 fn need(method: &Method, path: &str, param: impl Fn(&str) -> Option<String>) -> Need {
     let queue = || param("queue_id").unwrap_or_default();
     let topic = || param("topic_id").unwrap_or_default();
-    match (method.as_str(), path) {
-        (_, "/healthz" | "/v1/healthz") => Need::Nothing,
+    // axum answers HEAD with the GET handler, so HEAD needs what GET needs.
+    let method = if method == Method::HEAD {
+        "GET"
+    } else {
+        method.as_str()
+    };
+    match (method, path) {
+        (_, path) if PUBLIC.contains(&path) => Need::Nothing,
         ("GET", "/v1/queues") => Need::Every(MANAGE),
         ("POST", "/v1/queues" | "/v1/topics" | "/v1/subscriptions") => Need::Handler,
         ("GET", "/v1/queues/{queue_id}" | "/v1/queues/{queue_id}/stats") => {
@@ -236,6 +245,10 @@ impl Auth {
 
     /// The scopes of a live token, `None` for an unknown or revoked one.
     async fn scopes(&self, token: &str) -> Result<Option<Arc<Vec<Scope>>>, ApiError> {
+        // Not a token's shape (what create_token makes): unknown, without asking the database.
+        if !well_formed(token) {
+            return Ok(None);
+        }
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         {
             let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
@@ -243,6 +256,9 @@ impl Auth {
                 return Ok(hit.scopes.clone());
             }
         }
+        // The answer is as old as the question: revocation is seen within the interval of when
+        // the database was asked, however long the query waited.
+        let asked = Instant::now();
         let row = self
             .db
             .query_one("SELECT psqlqueue.token_scopes($1)", &[&token])
@@ -253,17 +269,32 @@ impl Auth {
             .map(|list| Arc::new(list.iter().filter_map(|s| Scope::parse(s)).collect()));
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         if cache.len() >= MAX_CACHED_TOKENS {
-            cache.clear();
+            cache.retain(|_, c| c.at.elapsed() < self.ttl);
+            if cache.len() >= MAX_CACHED_TOKENS {
+                cache.clear();
+            }
         }
-        cache.insert(
-            key,
-            Cached {
-                at: Instant::now(),
-                scopes: scopes.clone(),
-            },
-        );
+        // A slower lookup that was asked earlier never replaces a newer answer.
+        let newer = cache.get(&key).is_some_and(|c| c.at > asked);
+        if !newer {
+            cache.insert(
+                key,
+                Cached {
+                    at: asked,
+                    scopes: scopes.clone(),
+                },
+            );
+        }
         Ok(scopes)
     }
+}
+
+/// Whether `token` has the shape create_token gives every token: `pqq_` and 64 lowercase hex
+/// digits.
+fn well_formed(token: &str) -> bool {
+    token.strip_prefix("pqq_").is_some_and(|hex| {
+        hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
 }
 
 /// The bearer token of a request: `Ok(None)` without an Authorization header.
@@ -294,7 +325,12 @@ pub(crate) async fn authorize(
 ) -> Result<Response, ApiError> {
     let caller = match auth.mode {
         AuthMode::None => Caller::Anyone,
+        AuthMode::Token if PUBLIC.contains(&path.as_str()) => Caller::Anyone,
         AuthMode::Token => {
+            // Who is asking comes first: a caller without a live token learns nothing about
+            // the path, not even that its parameters are malformed.
+            let token = bearer(&request)?.ok_or_else(unauthorized)?;
+            let scopes = auth.scopes(token).await?.ok_or_else(unauthorized)?;
             let params = params.map_err(|e| ApiError::Malformed(e.body_text()))?;
             let need = need(request.method(), path.as_str(), |name| {
                 params
@@ -302,15 +338,9 @@ pub(crate) async fn authorize(
                     .find(|(key, _)| *key == name)
                     .map(|(_, value)| value.to_owned())
             });
-            if need == Need::Nothing {
-                Caller::Anyone
-            } else {
-                let token = bearer(&request)?.ok_or_else(unauthorized)?;
-                let scopes = auth.scopes(token).await?.ok_or_else(unauthorized)?;
-                let caller = Caller::Token(scopes);
-                caller.check(&need)?;
-                caller
-            }
+            let caller = Caller::Token(scopes);
+            caller.check(&need)?;
+            caller
         }
     };
     request.extensions_mut().insert(caller);
@@ -354,6 +384,23 @@ mod unit {
         assert_eq!(unknown, Need::Admin);
         assert!(scopes(&["manage:*", "send:*"]).check(&unknown).is_err());
         assert!(scopes(&["admin"]).check(&unknown).is_ok());
+    }
+
+    #[test]
+    fn only_token_shaped_strings_are_looked_up() {
+        assert!(well_formed(&format!("pqq_{}", "0a".repeat(32))));
+        assert!(!well_formed(&format!("pqq_{}", "0A".repeat(32))));
+        assert!(!well_formed(&format!("pqq_{}", "0a".repeat(31))));
+        assert!(!well_formed("pqq_madeup"));
+        assert!(!well_formed(&"0a".repeat(34)));
+    }
+
+    #[test]
+    fn head_needs_what_get_needs() {
+        assert_eq!(
+            need_of(Method::HEAD, "/v1/queues/{queue_id}", "orders"),
+            need_of(Method::GET, "/v1/queues/{queue_id}", "orders")
+        );
     }
 
     #[test]

@@ -47,6 +47,13 @@ pub(crate) async fn run(args: ServerArgs) -> Result<(), StartupError> {
             db.clone(),
         )),
     };
+    if !loopback(&args.metrics_host) {
+        tracing::warn!(
+            host = %args.metrics_host,
+            "the metrics server listens beyond loopback and needs no token: its labels name every \
+             queue (set PSQLQUEUE_METRICS_HOST=127.0.0.1 unless this network is private)"
+        );
+    }
     if args.auth == AuthMode::None && !loopback(&args.server_host) {
         tracing::warn!(
             host = %args.server_host,

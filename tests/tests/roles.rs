@@ -244,6 +244,30 @@ async fn each_role_does_its_part_and_nothing_else() {
         "42501"
     );
 
+    // The sidecar's set: everything an admin does but managing tokens; it checks them.
+    act_as(&client, None).await;
+    ok(
+        &client,
+        &format!("SELECT psqlqueue.grant_sidecar('{}')", roles.consumer),
+    )
+    .await;
+    act_as(&client, Some(&roles.consumer)).await;
+    ok(
+        &client,
+        "SELECT psqlqueue.token_scopes('pqq_x');
+         SELECT psqlqueue.create_queue('sidecar-made', 30, 600);
+         SELECT * FROM psqlqueue.queue_metrics();
+         SELECT psqlqueue.try_sweep(10);",
+    )
+    .await;
+    for sql in [
+        "SELECT psqlqueue.create_token('minted', ARRAY['admin'])",
+        "SELECT * FROM psqlqueue.list_tokens()",
+        "SELECT psqlqueue.revoke_token('ci')",
+    ] {
+        assert_eq!(refused(&client, sql).await, "42501", "sidecar: {sql}");
+    }
+
     act_as(&client, None).await;
     assert_eq!(
         public_rights(&client).await,

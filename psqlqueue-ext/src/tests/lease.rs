@@ -287,5 +287,26 @@ mod tests {
             "P0002",
             r#"queue "nope" not found"#,
         );
+        // A repeated id is refused, and the batch with it changes nothing: the message stays
+        // leased under the receipt given twice.
+        let id = one::<String>("SELECT psqlqueue.send('q', 'dup')");
+        assert_eq!(receive_ids("q", None, 1), vec![id.clone()]);
+        let receipt = one::<String>(&format!(
+            "SELECT receipt FROM psqlqueue.messages WHERE id = '{id}'"
+        ));
+        for call in [
+            format!(
+                "SELECT * FROM psqlqueue.ack_batch('q', ARRAY['{id}', '{id}'], ARRAY['{receipt}', 'stale'])"
+            ),
+            format!("SELECT * FROM psqlqueue.nack_batch('q', ARRAY['{id}', '{id}'])"),
+        ] {
+            assert_error(&call, "22023", "must not repeat an id");
+        }
+        assert_eq!(
+            one::<String>(&format!(
+                "SELECT receipt FROM psqlqueue.messages WHERE id = '{id}'"
+            )),
+            receipt
+        );
     }
 }

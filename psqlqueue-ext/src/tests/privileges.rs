@@ -90,7 +90,7 @@ mod tests {
         );
         assert_eq!(
             not_for_admin,
-            "check_role grant_admin grant_consumer grant_producer grant_role_functions revoke_access role_functions"
+            "check_role grant_admin grant_consumer grant_producer grant_role_functions grant_sidecar revoke_access role_functions"
         );
         assert_eq!(executable_by("psqlqueue_t_none"), "-");
         for role in [
@@ -130,7 +130,7 @@ mod tests {
         assert_error(
             "SELECT psqlqueue.role_functions('reader')",
             "22023",
-            "invalid kind: must be producer, consumer or admin, got 'reader'",
+            "invalid kind: must be producer, consumer, sidecar or admin, got 'reader'",
         );
     }
 }

@@ -187,13 +187,13 @@ pub(crate) async fn cleanup(
               (status = 404, body = ErrorResponse)))]
 pub(crate) async fn redrive(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     request: Request,
 ) -> Result<Json<RedriveResponse>, ApiError> {
-    let caller = request.extensions().get::<Caller>().cloned();
     let req: RedriveRequest = optional_body(request, &state).await?;
     // Moving messages into another queue is managing it too.
-    if let (Some(caller), Some(target)) = (caller, &req.target_queue_id) {
+    if let Some(target) = &req.target_queue_id {
         caller.require(Action::Manage, target)?;
     }
     // Without a limit, redrive's own default applies.

@@ -16,8 +16,10 @@ pub(crate) async fn create(
     Extension(caller): Extension<Caller>,
     ApiJson(req): ApiJson<SubscriptionRequest>,
 ) -> Result<(StatusCode, Json<SubscriptionResponse>), ApiError> {
-    // A subscription routes the topic's messages into the queue: its manager decides.
+    // A subscription routes the topic's messages into the queue: both their managers decide
+    // (managing a queue alone must not let a token read any topic).
     caller.require(Action::Manage, &req.queue_id)?;
+    caller.require(Action::Manage, &req.topic_id)?;
     let row = state
         .db
         .query_one(
