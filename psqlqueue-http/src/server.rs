@@ -27,6 +27,12 @@ use tower::ServiceBuilder;
 
 /// How long in-flight requests get to finish after a shutdown signal.
 const DRAIN: Duration = Duration::from_secs(30);
+/// A connection's read buffer, which bounds a request's headers: hyper answers 431 when they
+/// have not ended by the time it is full (it reads in growing steps, so headers between this
+/// and twice this may still pass). Its default, about 400 KiB, let each of thousands of
+/// connections hold that much. Bodies stream through it in pieces; their own limit is
+/// PSQLQUEUE_SERVER_MAX_BODY_BYTES.
+const MAX_HEADER_BYTES: usize = 32 * 1024;
 /// The pause after a failed accept (out of file descriptors, say), so the loop cannot spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -151,7 +157,8 @@ async fn serve_api(
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(connections.header_timeout);
+        .header_read_timeout(connections.header_timeout)
+        .max_buf_size(MAX_HEADER_BYTES);
     let open = Arc::new(Semaphore::new(connections.max_open));
     let graceful = GracefulShutdown::new();
     loop {

@@ -226,6 +226,11 @@ impl TestApp {
         })
     }
 
+    /// The sidecar's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The test database (a sibling has none of its own).
     pub fn db(&self) -> &TestDb {
         self.db.as_ref().expect("database")

@@ -6,6 +6,7 @@ mod bad_inputs;
 mod bounds;
 mod errors;
 mod helpers;
+mod hostile;
 mod leases;
 mod long_poll;
 mod operations;
