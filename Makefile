@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup install fmt-check clippy machete deny pgrx-test integration-test test run stop bench bench-soak
+.PHONY: setup install fmt-check clippy machete deny pgrx-test integration-test test run stop bench bench-soak reliability
 
 setup:             
 	@bash scripts/setup.sh
@@ -51,3 +51,9 @@ bench-soak: setup
 	@bash scripts/bench-setup.sh
 	@bash scripts/install-ext.sh --release
 	@bash bench/soak.sh
+
+# A Jepsen-style queue checker under faults (database restart, sidecar kill and stop, backend
+# terminations) over a private stock cluster on 54332: writes docs/RELIABILITY.md, fails on a
+# lost, unexpected or acked-then-redelivered message or overlapping leases.
+reliability: install
+	@bash scripts/reliability.sh
