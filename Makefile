@@ -53,7 +53,7 @@ bench-soak: setup
 	@bash bench/soak.sh
 
 # A Jepsen-style queue checker under faults (database restart, sidecar kill and stop, backend
-# terminations) over a private stock cluster on 54332: writes docs/RELIABILITY.md, fails on a
+# terminations, crash recovery, a 10 s packet blackhole) over a private stock cluster on 54332: writes docs/RELIABILITY.md, fails on a
 # lost, unexpected or acked-then-redelivered message or overlapping leases.
 reliability: install
 	@bash scripts/reliability.sh

@@ -4,8 +4,8 @@
 //! messages and overlapping leases. Exits 1 when any scenario shows one of those.
 //!
 //! Usage: reliability --port P --sidecar-bin PATH --seconds N --scenarios a,b --out FILE
-//! --pg-ctl-data DIR [--pg-log FILE] [--pg-bin DIR]. Scenarios: baseline, db-fast, sidecar-kill,
-//! sidecar-term, backend-kill.
+//! --pg-ctl-data DIR [--pg-log FILE] [--pg-bin DIR]. Scenarios: baseline, db-fast, db-crash, db-blackhole,
+//! sidecar-kill, sidecar-term, backend-kill.
 
 #![forbid(unsafe_code)]
 
@@ -37,9 +37,11 @@ pub struct Args {
     pub pg_bin: String,
 }
 
-const SCENARIOS: [&str; 5] = [
+const SCENARIOS: [&str; 7] = [
     "baseline",
     "db-fast",
+    "db-crash",
+    "db-blackhole",
     "sidecar-kill",
     "sidecar-term",
     "backend-kill",

@@ -160,6 +160,64 @@ pub async fn pg_restart(pg_bin: &str, data: &str, log: &str) -> Result<(), Strin
     }
 }
 
+/// A crash of the server: `pg_ctl stop -m immediate` (no shutdown checkpoint: the next start
+/// runs crash recovery), then start it again. The start is `restart`, which reuses the
+/// options the server last ran with (postmaster.opts: its port and socket directory); a plain
+/// `start` would read only postgresql.conf.
+pub async fn pg_crash(pg_bin: &str, data: &str, log: &str) -> Result<(), String> {
+    for args in [
+        vec!["-D", data, "-m", "immediate", "-w", "stop"],
+        vec!["-D", data, "-w", "-t", "60", "-l", log, "restart"],
+    ] {
+        let status = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(format!("{pg_bin}/pg_ctl"))
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await
+            .map_err(|e| format!("runuser pg_ctl: {e}"))?;
+        if !status.success() {
+            return Err(format!("pg_ctl {}: {status}", args[args.len() - 1]));
+        }
+    }
+    Ok(())
+}
+
+/// Drops every packet sent to the database's port on loopback for `hold`, with iptables; the
+/// rule is removed whatever happens in between.
+pub async fn blackhole(port: u16, hold: std::time::Duration) -> Result<(), String> {
+    let rule = |op: &str| {
+        let port = port.to_string();
+        let op = op.to_owned();
+        async move {
+            Command::new("iptables")
+                .args([
+                    &op, "INPUT", "-i", "lo", "-p", "tcp", "--dport", &port, "-j", "DROP",
+                ])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .await
+                .map_err(|e| format!("iptables: {e}"))
+        }
+    };
+    let added = rule("-I").await?;
+    if !added.success() {
+        return Err(format!("iptables -I: {added} (not available here?)"));
+    }
+    tokio::time::sleep(hold).await;
+    let removed = rule("-D").await?;
+    if removed.success() {
+        Ok(())
+    } else {
+        Err(format!("iptables -D: {removed}: remove the rule by hand"))
+    }
+}
+
 pub async fn connect(port: u16, db: &str) -> Result<Client, String> {
     let conn = format!("host=127.0.0.1 port={port} user=postgres dbname={db} connect_timeout=5");
     let (client, connection) = tokio_postgres::connect(&conn, NoTls)

@@ -217,6 +217,26 @@ async fn inject(
                 String::new(),
             ))
         }
+        "db-crash" => {
+            procs::pg_crash(&args.pg_bin, &args.pg_data, &args.pg_log).await?;
+            Ok((
+                Some(fault(
+                    "`pg_ctl stop -m immediate`, then start (crash recovery)",
+                    (0..SIDECARS).collect(),
+                )),
+                String::new(),
+            ))
+        }
+        "db-blackhole" => {
+            procs::blackhole(args.port, Duration::from_secs(10)).await?;
+            Ok((
+                Some(fault(
+                    "every packet to the database port dropped for 10 s (iptables on loopback)",
+                    (0..SIDECARS).collect(),
+                )),
+                String::new(),
+            ))
+        }
         "sidecar-kill" | "sidecar-term" => {
             let mut sc = sidecars.lock().await;
             let note = if name == "sidecar-kill" {
