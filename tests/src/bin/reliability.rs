@@ -150,6 +150,9 @@ async fn main() -> ExitCode {
          - **overlapping leases**: two deliveries of one message id whose leases (server times: \
          `lease_expires_at` minus the 5 s deadline to `lease_expires_at`) overlap by more than 50 ms, the first \
          not given back by a nack sent before the second began;\n\
+         - **server errors**: any 5xx answer but 503 (503 with Retry-After is the answer while the \
+         database cannot be reached);\n\
+         - **slow recovery**: every sidecar the fault hit answers 2xx again within 5 s of the fault's end;\n\
          - duplicates (a payload delivered more than once: expected after dropped batches, nacks and \
          unanswered acks), error answers by operation and status inside and outside the outage window \
          (fault start to the first 2xx from every sidecar it hit after its end), and the recovery time.\n\n\

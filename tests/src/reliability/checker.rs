@@ -43,7 +43,15 @@ pub struct Verdict {
     pub recovery_any: Option<f64>,
     pub recovery_all: Option<f64>,
     pub outage_end: Option<Ts>,
+    /// 5xx answers other than 503, anywhere: a server error is never the right answer.
+    pub server_errors: usize,
+    /// Why recovery broke its bound (every sidecar hit answering 2xx within
+    /// [`RECOVERY_BOUND_S`] of the fault's end), when it did.
+    pub slow_recovery: Option<String>,
 }
+
+/// Seconds after a fault's end by which every sidecar it hit must answer 2xx again.
+pub const RECOVERY_BOUND_S: f64 = 5.0;
 
 fn secs(d: TimeDelta) -> f64 {
     d.num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6
@@ -186,7 +194,19 @@ pub fn check(h: &History, fault: Option<&Fault>, ack_deadline_s: i64, t0: Ts) ->
         v.recovery_any = any.map(|t| secs(t - f.end));
         v.recovery_all = all.map(|t| secs(t - f.end));
         v.outage_end = all.or(any);
+        v.slow_recovery = match v.recovery_all {
+            Some(s) if s <= RECOVERY_BOUND_S => None,
+            Some(s) => Some(format!(
+                "every sidecar hit answered 2xx only {s:.2} s after the fault"
+            )),
+            None => Some("a sidecar hit never answered 2xx again".to_owned()),
+        };
     }
+    v.server_errors = h
+        .answers
+        .iter()
+        .filter(|a| a.status.is_some_and(|s| s >= 500 && s != 503))
+        .count();
     for a in h.answers.iter().filter(|a| !ok(a.status)) {
         let key = a
             .status
@@ -213,6 +233,8 @@ impl Verdict {
             + self.unexpected.len()
             + self.acked_then_redelivered.len()
             + self.overlapping.len()
+            + self.server_errors
+            + usize::from(self.slow_recovery.is_some())
     }
 }
 

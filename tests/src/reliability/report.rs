@@ -91,9 +91,19 @@ pub fn section(o: &Outcome) -> String {
     );
     let _ = writeln!(
         out,
-        "- recovery after the fault's end: first 2xx from any sidecar {} s, from every sidecar hit {} s",
+        "- recovery after the fault's end: first 2xx from any sidecar {} s, from every sidecar hit {} s \
+         (bound {} s{})",
         opt(v.recovery_any),
-        opt(v.recovery_all)
+        opt(v.recovery_all),
+        crate::checker::RECOVERY_BOUND_S,
+        v.slow_recovery
+            .as_deref()
+            .map_or_else(String::new, |why| format!(": **broken**, {why}"))
+    );
+    let _ = writeln!(
+        out,
+        "- 5xx answers other than 503: **{}** (must be 0)",
+        v.server_errors
     );
     if let (Some(f), Some(end)) = (&o.fault, v.outage_end) {
         let _ = writeln!(
