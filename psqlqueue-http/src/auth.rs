@@ -80,7 +80,7 @@ impl Scope {
 
     fn allows(&self, need: &Need) -> bool {
         match (self, need) {
-            (Scope::Admin, _) | (_, Need::Nothing | Need::Handler) => true,
+            (Scope::Admin, _) | (_, Need::Handler) => true,
             (Scope::On(_, _), Need::Admin) => false,
             (Scope::On(action, name), Need::On(wanted, target)) => {
                 wanted.contains(action) && name.as_deref().is_none_or(|n| n == target)
@@ -95,8 +95,6 @@ impl Scope {
 /// What a request needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Need {
-    /// Nothing: the health checks.
-    Nothing,
     /// `admin`.
     Admin,
     /// One of these actions on this queue or topic.
@@ -117,13 +115,13 @@ pub(crate) enum Caller {
 impl Caller {
     /// Refuses (403) unless the caller may do `action` on `name`.
     pub(crate) fn require(&self, action: Action, name: &str) -> Result<(), ApiError> {
-        let need = Need::On(std::slice::from_ref(action_ref(action)), name.to_owned());
+        let need = Need::On(only(action), name.to_owned());
         self.check(&need)
     }
 
     fn check(&self, need: &Need) -> Result<(), ApiError> {
         match (self, need) {
-            (Caller::Anyone, _) | (_, Need::Nothing | Need::Handler) => Ok(()),
+            (Caller::Anyone, _) | (_, Need::Handler) => Ok(()),
             (Caller::Token(scopes), need) if scopes.iter().any(|s| s.allows(need)) => Ok(()),
             (Caller::Token(_), need) => Err(ApiError::Forbidden(describe(need))),
         }
@@ -133,13 +131,13 @@ impl Caller {
 /// Routes anyone may call: load balancers probe them without a token.
 const PUBLIC: &[&str] = &["/healthz", "/v1/healthz"];
 
-/// A `'static` slice element for an action (the needs of a route are static tables).
-fn action_ref(action: Action) -> &'static Action {
+/// The needs-table entry for one action.
+fn only(action: Action) -> &'static [Action] {
     match action {
-        Action::Send => &Action::Send,
-        Action::Consume => &Action::Consume,
-        Action::Manage => &Action::Manage,
-        Action::Publish => &Action::Publish,
+        Action::Send => SEND,
+        Action::Consume => CONSUME,
+        Action::Manage => MANAGE,
+        Action::Publish => PUBLISH,
     }
 }
 
@@ -156,7 +154,7 @@ fn describe(need: &Need) -> String {
         Need::Admin => "this route needs scope admin".to_owned(),
         Need::On(actions, name) => format!("this route needs scope {}:{name}", names(actions)),
         Need::Every(actions) => format!("this route needs scope {}:*", names(actions)),
-        Need::Nothing | Need::Handler => String::new(),
+        Need::Handler => String::new(),
     }
 }
 
@@ -170,7 +168,8 @@ const ANY_QUEUE: &[Action] = &[Action::Send, Action::Consume, Action::Manage];
 const ANY_TOPIC: &[Action] = &[Action::Publish, Action::Manage];
 
 /// The scope each route needs, by its declared path and method; `param` reads a path
-/// parameter. A route missing here needs `admin`, so a new route is closed until it is listed.
+/// parameter. A route missing here needs `admin`, so a new route is closed until it is listed;
+/// the routes in [`PUBLIC`] are let through before anyone asks.
 fn need(method: &Method, path: &str, param: impl Fn(&str) -> Option<String>) -> Need {
     let queue = || param("queue_id").unwrap_or_default();
     let topic = || param("topic_id").unwrap_or_default();
@@ -181,7 +180,6 @@ fn need(method: &Method, path: &str, param: impl Fn(&str) -> Option<String>) -> 
         method.as_str()
     };
     match (method, path) {
-        (_, path) if PUBLIC.contains(&path) => Need::Nothing,
         ("GET", "/v1/queues") => Need::Every(MANAGE),
         ("POST", "/v1/queues" | "/v1/topics" | "/v1/subscriptions") => Need::Handler,
         ("GET", "/v1/queues/{queue_id}" | "/v1/queues/{queue_id}/stats") => {

@@ -89,9 +89,14 @@ const PATH_ROUTES: &[&str] = &[
 fn broken_body(rng: &mut Rng, valid: &str) -> Vec<u8> {
     let broken = mutate(rng, valid);
     if broken == valid.as_bytes() {
-        return valid.as_bytes()[..rng.below(valid.len() as u64 - 1) as usize].to_vec();
+        return cut_short(rng, valid);
     }
     broken
+}
+
+/// `valid` cut short, never whole.
+fn cut_short(rng: &mut Rng, valid: &str) -> Vec<u8> {
+    valid.as_bytes()[..rng.below(valid.len() as u64 - 1) as usize].to_vec()
 }
 
 fn mutate(rng: &mut Rng, valid: &str) -> Vec<u8> {
@@ -102,7 +107,7 @@ fn mutate(rng: &mut Rng, valid: &str) -> Vec<u8> {
             rng.bytes(len)
         }
         // Cut short (never the whole text).
-        1 => valid.as_bytes()[..rng.below(valid.len() as u64 - 1) as usize].to_vec(),
+        1 => cut_short(rng, valid),
         // Deeply nested where a value goes.
         2 => {
             let depth = 1000 + rng.below(200_000) as usize;

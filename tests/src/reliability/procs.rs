@@ -138,15 +138,14 @@ impl Sidecars {
     }
 }
 
-/// `pg_ctl -D data -m fast -w restart` as postgres. The server's output goes to `log` (never to
-/// a pipe of ours: the postmaster outlives pg_ctl).
-pub async fn pg_restart(pg_bin: &str, data: &str, log: &str) -> Result<(), String> {
+/// Runs `pg_ctl <args>` as postgres; the last argument names the action in an error. The
+/// server's output goes to the log named in the arguments (never to a pipe of ours: the
+/// postmaster outlives pg_ctl).
+async fn pg_ctl(pg_bin: &str, args: &[&str]) -> Result<(), String> {
     let status = Command::new("runuser")
         .args(["-u", "postgres", "--"])
         .arg(format!("{pg_bin}/pg_ctl"))
-        .args([
-            "-D", data, "-m", "fast", "-w", "-t", "60", "-l", log, "restart",
-        ])
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -156,8 +155,19 @@ pub async fn pg_restart(pg_bin: &str, data: &str, log: &str) -> Result<(), Strin
     if status.success() {
         Ok(())
     } else {
-        Err(format!("pg_ctl restart: {status}"))
+        Err(format!("pg_ctl {}: {status}", args.last().unwrap_or(&"")))
     }
+}
+
+/// `pg_ctl -D data -m fast -w restart`, its output to `log`.
+pub async fn pg_restart(pg_bin: &str, data: &str, log: &str) -> Result<(), String> {
+    pg_ctl(
+        pg_bin,
+        &[
+            "-D", data, "-m", "fast", "-w", "-t", "60", "-l", log, "restart",
+        ],
+    )
+    .await
 }
 
 /// A crash of the server: `pg_ctl stop -m immediate` (no shutdown checkpoint: the next start
@@ -165,25 +175,12 @@ pub async fn pg_restart(pg_bin: &str, data: &str, log: &str) -> Result<(), Strin
 /// options the server last ran with (postmaster.opts: its port and socket directory); a plain
 /// `start` would read only postgresql.conf.
 pub async fn pg_crash(pg_bin: &str, data: &str, log: &str) -> Result<(), String> {
-    for args in [
-        vec!["-D", data, "-m", "immediate", "-w", "stop"],
-        vec!["-D", data, "-w", "-t", "60", "-l", log, "restart"],
-    ] {
-        let status = Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(format!("{pg_bin}/pg_ctl"))
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .await
-            .map_err(|e| format!("runuser pg_ctl: {e}"))?;
-        if !status.success() {
-            return Err(format!("pg_ctl {}: {status}", args[args.len() - 1]));
-        }
-    }
-    Ok(())
+    pg_ctl(pg_bin, &["-D", data, "-m", "immediate", "-w", "stop"]).await?;
+    pg_ctl(
+        pg_bin,
+        &["-D", data, "-w", "-t", "60", "-l", log, "restart"],
+    )
+    .await
 }
 
 /// Drops every packet sent to the database's port on loopback for `hold`, with iptables; the
