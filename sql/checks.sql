@@ -103,6 +103,60 @@ COMMENT ON FUNCTION psqlqueue.check_dead_letter(text, int, text) IS
     'Internal: raises 22023 unless max_delivery_attempts (1..1000) and dead_letter_queue_id are both NULL or both '
     'set, naming an existing queue other than queue_id (which it locks FOR KEY SHARE).';
 
+CREATE FUNCTION psqlqueue.check_deduplication_window(seconds int)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF seconds IS NULL OR seconds NOT BETWEEN 0 AND 1209600 THEN
+        PERFORM psqlqueue.raise_invalid('deduplication_window_seconds',
+            format('must be between 0 (off) and 1209600 (14 days), got %s', coalesce(seconds::text, 'null')));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.check_deduplication_window(int) IS
+    'Internal: raises 22023 unless 0 <= seconds <= 1209600 (a queue''s or topic''s deduplication window).';
+
+-- A message's own options (send, send_batch, publish): a delay instead of the queue's, a
+-- deduplication id and an ordered group. field_prefix names the batch element in errors.
+-- The delay's upper bound that depends on the queue (less than its retention) is checked by
+-- the INSERT that reads the queue.
+CREATE FUNCTION psqlqueue.send_options_are_valid(delay_seconds int, deduplication_id text, group_id text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+-- SQL-standard body, a scalar expression: inlined into the caller's IF (see message_is_valid).
+RETURN coalesce(delay_seconds BETWEEN 0 AND 1209600, true)
+   AND coalesce(length(deduplication_id) BETWEEN 1 AND 128, true)
+   AND coalesce(length(group_id) BETWEEN 1 AND 128, true);
+COMMENT ON FUNCTION psqlqueue.send_options_are_valid(int, text, text) IS
+    'Internal: true when check_send_options would accept the options (its fast path).';
+
+CREATE FUNCTION psqlqueue.check_send_options(delay_seconds int, deduplication_id text, group_id text,
+                                             field_prefix text DEFAULT '')
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF delay_seconds NOT BETWEEN 0 AND 1209600 THEN
+        PERFORM psqlqueue.raise_invalid(field_prefix || 'delay_seconds',
+            format('must be between 0 and 1209600 (14 days) and less than the queue''s retention, got %s', delay_seconds));
+    END IF;
+    IF length(deduplication_id) NOT BETWEEN 1 AND 128 THEN
+        PERFORM psqlqueue.raise_invalid(field_prefix || 'deduplication_id',
+            format('must be 1 to 128 characters, got %s', length(deduplication_id)));
+    END IF;
+    IF length(group_id) NOT BETWEEN 1 AND 128 THEN
+        PERFORM psqlqueue.raise_invalid(field_prefix || 'group_id',
+            format('must be 1 to 128 characters, got %s', length(group_id)));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.check_send_options(int, text, text, text) IS
+    'Internal: raises 22023 unless delay_seconds (0..1209600), deduplication_id and group_id (1 to 128 '
+    'characters each) are NULL or valid.';
+
 -- Offset/limit pagination is checked the same way by every list function.
 CREATE FUNCTION psqlqueue.check_page("offset" int, "limit" int)
 RETURNS void
@@ -197,6 +251,115 @@ RETURN body IS NOT NULL AND body <> '' AND octet_length(body) <= 1048576
                      AND jsonb_array_length(jsonb_path_query_array(attributes, 'strict $.*')) <= 100))));
 COMMENT ON FUNCTION psqlqueue.message_is_valid(text, text, jsonb) IS
     'Internal: true when check_message would accept the message (its fast path; check_message says why not).';
+
+-- send_batch's input: a JSON array of 1 to 1000 objects with send's fields. Checked at once by
+-- batch_messages_are_valid (one query); check_batch_messages names the first bad element (by
+-- its 0-based index) and what is wrong with it.
+CREATE FUNCTION psqlqueue.batch_message_is_valid(m jsonb)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+-- SQL-standard body, inlined into batch_messages_are_valid's query. The jsonpath operators
+-- answer false, not an error, for a value of the wrong type.
+RETURN jsonb_typeof(m) = 'object'
+   AND NOT m @? 'strict $.keyvalue() ? (@.key != "body" && @.key != "label" && @.key != "attributes"
+                                        && @.key != "delay_seconds" && @.key != "deduplication_id"
+                                        && @.key != "group_id")'
+   AND jsonb_typeof(m -> 'body') = 'string'
+   AND coalesce(jsonb_typeof(m -> 'label'), 'null') IN ('string', 'null')
+   AND coalesce(jsonb_typeof(m -> 'attributes'), 'null') IN ('object', 'null')
+   AND coalesce(jsonb_typeof(m -> 'deduplication_id'), 'null') IN ('string', 'null')
+   AND coalesce(jsonb_typeof(m -> 'group_id'), 'null') IN ('string', 'null')
+   AND (coalesce(jsonb_typeof(m -> 'delay_seconds'), 'null') = 'null'
+        OR m @? '$.delay_seconds ? (@.type() == "number" && @ >= 0 && @ <= 1209600 && @ == @.floor())')
+   AND psqlqueue.message_is_valid(m ->> 'body', m ->> 'label', nullif(m -> 'attributes', 'null'))
+   AND coalesce(length(m ->> 'deduplication_id') BETWEEN 1 AND 128, true)
+   AND coalesce(length(m ->> 'group_id') BETWEEN 1 AND 128, true);
+COMMENT ON FUNCTION psqlqueue.batch_message_is_valid(jsonb) IS
+    'Internal: true when one element of send_batch''s array is a valid message object.';
+
+CREATE FUNCTION psqlqueue.batch_messages_are_valid(messages jsonb)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+RETURN CASE WHEN jsonb_typeof(messages) = 'array' AND jsonb_array_length(messages) BETWEEN 1 AND 1000
+            THEN (SELECT bool_and(psqlqueue.batch_message_is_valid(e.m)) FROM jsonb_array_elements(messages) AS e(m))
+            ELSE false END;
+COMMENT ON FUNCTION psqlqueue.batch_messages_are_valid(jsonb) IS
+    'Internal: true when check_batch_messages would accept send_batch''s array (its fast path).';
+
+CREATE FUNCTION psqlqueue.check_batch_messages(messages jsonb)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    element record;
+    prefix text;
+    field text;
+    wrong text;
+    problem text;
+BEGIN
+    IF jsonb_typeof(messages) IS DISTINCT FROM 'array' THEN
+        PERFORM psqlqueue.raise_invalid('messages',
+            format('must be a JSON array of message objects, got %s', coalesce('a JSON ' || jsonb_typeof(messages), 'null')));
+    END IF;
+    IF jsonb_array_length(messages) NOT BETWEEN 1 AND 1000 THEN
+        PERFORM psqlqueue.raise_invalid('messages',
+            format('must hold 1 to 1000 messages, got %s', jsonb_array_length(messages)));
+    END IF;
+    FOR element IN SELECT e.m, e.i - 1 AS k FROM jsonb_array_elements(messages) WITH ORDINALITY AS e(m, i) ORDER BY e.i LOOP
+        prefix := format('messages[%s].', element.k);
+        IF jsonb_typeof(element.m) <> 'object' THEN
+            PERFORM psqlqueue.raise_invalid(format('messages[%s]', element.k),
+                format('must be a JSON object, got a JSON %s', jsonb_typeof(element.m)));
+        END IF;
+        SELECT k.key INTO field FROM jsonb_object_keys(element.m) AS k(key)
+         WHERE k.key NOT IN ('body', 'label', 'attributes', 'delay_seconds', 'deduplication_id', 'group_id')
+         ORDER BY k.key LIMIT 1;
+        IF FOUND THEN
+            PERFORM psqlqueue.raise_invalid(prefix || left(field, 64),
+                'is not a message field (body, label, attributes, delay_seconds, deduplication_id, group_id)');
+        END IF;
+        -- Each field's JSON type: body a string; the others a string (attributes an object,
+        -- delay_seconds a number) or null.
+        SELECT f.name, jsonb_typeof(element.m -> f.name) INTO field, wrong
+          FROM (VALUES (1, 'body', ARRAY['string']), (2, 'label', ARRAY['string', 'null']),
+                       (3, 'attributes', ARRAY['object', 'null']), (4, 'delay_seconds', ARRAY['number', 'null']),
+                       (5, 'deduplication_id', ARRAY['string', 'null']), (6, 'group_id', ARRAY['string', 'null']))
+               AS f(n, name, allowed)
+         WHERE NOT coalesce(jsonb_typeof(element.m -> f.name), 'null') = ANY (f.allowed)
+         ORDER BY f.n LIMIT 1;
+        IF FOUND THEN
+            PERFORM psqlqueue.raise_invalid(prefix || field,
+                format('must be a JSON %s, got %s', CASE field WHEN 'body' THEN 'string'
+                                                                 WHEN 'attributes' THEN 'object or null'
+                                                                 WHEN 'delay_seconds' THEN 'number or null'
+                                                                 ELSE 'string or null' END,
+                       coalesce('a JSON ' || wrong, 'nothing')));
+        END IF;
+        IF jsonb_typeof(element.m -> 'delay_seconds') = 'number'
+           AND NOT element.m @? '$.delay_seconds ? (@ >= 0 && @ <= 1209600 && @ == @.floor())' THEN
+            PERFORM psqlqueue.raise_invalid(prefix || 'delay_seconds',
+                format('must be a whole number between 0 and 1209600 (14 days), got %s', left(element.m ->> 'delay_seconds', 40)));
+        END IF;
+        -- The message's own rules, worded by check_message, under this element's name.
+        BEGIN
+            PERFORM psqlqueue.check_message(element.m ->> 'body', element.m ->> 'label',
+                                            nullif(element.m -> 'attributes', 'null'));
+        EXCEPTION WHEN invalid_parameter_value THEN
+            GET STACKED DIAGNOSTICS field = COLUMN_NAME, problem = MESSAGE_TEXT;
+            RAISE EXCEPTION USING
+                ERRCODE = 'invalid_parameter_value',
+                MESSAGE = format('invalid %s%s', prefix, substr(problem, length('invalid ') + 1)),
+                COLUMN = prefix || field;
+        END;
+        PERFORM psqlqueue.check_send_options((element.m ->> 'delay_seconds')::numeric::int,
+                                             element.m ->> 'deduplication_id', element.m ->> 'group_id', prefix);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.check_batch_messages(jsonb) IS
+    'Internal: raises 22023 naming the first bad element of send_batch''s array (messages[i].field) unless it is a '
+    'JSON array of 1 to 1000 message objects with send''s fields and rules.';
 
 -- Token scopes (auth.sql): what a token of the HTTP API may do. No fast path: they are checked
 -- once, when a token is created, and are read back already valid.

@@ -44,7 +44,7 @@ BEGIN
            SET queue_id = redrive.target_queue, source_queue_id = NULL, delivery_attempts = 0,
                visible_at = at, receipt = NULL
           FROM picked AS p
-         WHERE m.id = p.id;
+         WHERE m.queue_id = redrive.queue AND m.id = p.id;
         GET DIAGNOSTICS moved = ROW_COUNT;
         IF moved > 0 THEN
             woken := ARRAY[redrive.target_queue];
@@ -64,7 +64,7 @@ BEGIN
                SET queue_id = p.source, source_queue_id = NULL, delivery_attempts = 0, visible_at = at,
                    receipt = NULL
               FROM picked AS p
-             WHERE m.id = p.id
+             WHERE m.queue_id = redrive.queue AND m.id = p.id
             RETURNING m.queue_id
         )
         SELECT count(*), array_agg(DISTINCT s.queue_id) INTO moved, woken FROM sent AS s;

@@ -3,7 +3,9 @@
 -- Every timestamp comes from the database clock (clock_timestamp(), read once per call), so
 -- sidecars on several hosts agree, and calls inside one long transaction still see time pass.
 
-CREATE FUNCTION psqlqueue.send(queue text, body text, label text DEFAULT NULL, attributes jsonb DEFAULT NULL)
+CREATE FUNCTION psqlqueue.send(queue text, body text, label text DEFAULT NULL, attributes jsonb DEFAULT NULL,
+                               delay_seconds int DEFAULT NULL, deduplication_id text DEFAULT NULL,
+                               group_id text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -11,25 +13,39 @@ AS $$
 DECLARE
     at timestamptz := clock_timestamp();
     new_id text;
+    first_id text;
     deliverable boolean;
 BEGIN
     IF NOT psqlqueue.message_is_valid(send.body, send.label, send.attributes) THEN
         PERFORM psqlqueue.check_message(send.body, send.label, send.attributes);
     END IF;
+    IF NOT psqlqueue.send_options_are_valid(send.delay_seconds, send.deduplication_id, send.group_id) THEN
+        PERFORM psqlqueue.check_send_options(send.delay_seconds, send.deduplication_id, send.group_id);
+    END IF;
+    IF send.deduplication_id IS NOT NULL THEN
+        new_id := psqlqueue.ulid();
+        first_id := psqlqueue.claim_deduplication(send.queue, send.deduplication_id, new_id, at);
+        IF first_id <> new_id THEN
+            RETURN first_id;  -- a duplicate: the first send's id, nothing written
+        END IF;
+    END IF;
     -- The queue's delay and retention are read by the INSERT itself: one statement, no lookup.
-    INSERT INTO psqlqueue.messages AS m (id, queue_id, label, body, attributes, visible_at, expires_at, created_at)
-    SELECT psqlqueue.ulid(), q.id, nullif(send.label, ''), send.body, coalesce(send.attributes, '{}'),
-           at + make_interval(secs => q.delivery_delay_seconds),
+    -- A grouped message may be parked behind its group's head on the way in (groups.sql).
+    INSERT INTO psqlqueue.messages AS m (id, queue_id, label, body, attributes, visible_at, expires_at, created_at,
+                                         group_id)
+    SELECT coalesce(new_id, psqlqueue.ulid()), q.id, nullif(send.label, ''), send.body, coalesce(send.attributes, '{}'),
+           at + make_interval(secs => coalesce(send.delay_seconds, q.delivery_delay_seconds)),
            at + make_interval(secs => q.message_retention_seconds),
-           at
+           at, send.group_id
       FROM psqlqueue.queues AS q
      WHERE q.id = send.queue
+       AND coalesce(send.delay_seconds < q.message_retention_seconds, true)
        -- Taken by the foreign key check anyway; taking it here means a queue deleted
        -- concurrently reads as "not found" rather than as a foreign-key violation.
        FOR KEY SHARE OF q
     RETURNING m.id, m.visible_at <= at INTO new_id, deliverable;
     IF NOT FOUND THEN
-        PERFORM psqlqueue.raise_not_found('queue', send.queue);
+        PERFORM psqlqueue.check_delay_fits(send.queue, send.delay_seconds, '');
     END IF;
     -- psqlqueue.heard, written out: PostgreSQL does not inline a function whose body holds a
     -- subquery, and the call cost send 10% (pgbench, c=8). tests/tests/announce.rs holds send and
@@ -41,10 +57,147 @@ BEGIN
     RETURN new_id;
 END
 $$;
-COMMENT ON FUNCTION psqlqueue.send(text, text, text, jsonb) IS
-    'Sends a message to a queue and returns its id (a ULID). It becomes deliverable after the queue''s delivery '
-    'delay and expires after its retention. An empty label means no label. '
-    'Errors: 22023 bad body, label or attributes, P0002 no such queue.';
+COMMENT ON FUNCTION psqlqueue.send(text, text, text, jsonb, int, text, text) IS
+    'Sends a message to a queue and returns its id (a ULID). It becomes deliverable after delay_seconds '
+    '(0..1209600 and less than the queue''s retention; NULL: the queue''s delivery delay) and expires after the '
+    'queue''s retention. An empty label means no label. With a deduplication_id (1 to 128 characters), a send '
+    'repeating one the queue saw within its deduplication window returns the first send''s id and writes nothing. '
+    'With a group_id (1 to 128 characters), the message is delivered after every earlier message of its group in '
+    'this queue has been acked or has left it, one at a time. '
+    'Errors: 22023 bad body, label, attributes, delay, deduplication or group id, P0002 no such queue.';
+
+CREATE FUNCTION psqlqueue.check_delay_fits(queue text, delay_seconds int, field_prefix text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    retention int;
+BEGIN
+    SELECT q.message_retention_seconds INTO retention FROM psqlqueue.queues AS q WHERE q.id = check_delay_fits.queue;
+    IF NOT FOUND THEN
+        PERFORM psqlqueue.raise_not_found('queue', check_delay_fits.queue);
+    END IF;
+    IF check_delay_fits.delay_seconds >= retention THEN
+        PERFORM psqlqueue.raise_invalid(check_delay_fits.field_prefix || 'delay_seconds',
+            format('must be less than the queue''s retention (%s seconds), got %s', retention, check_delay_fits.delay_seconds));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.check_delay_fits(text, int, text) IS
+    'Internal: asked when a send''s INSERT found no queue to write to: raises P0002 when the queue does not exist '
+    'and 22023 when the delay is not less than its retention.';
+
+CREATE FUNCTION psqlqueue.claim_deduplication(queue text, deduplication_id text, message_id text, at timestamptz)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    answer text;
+BEGIN
+    -- The entry is the claim: a concurrent send of the same id waits here for this transaction
+    -- and then finds the entry (or takes it over if this one rolled back), so exactly one of
+    -- them writes a message. An entry past its window is taken over.
+    INSERT INTO psqlqueue.deduplications AS d (queue_id, deduplication_id, message_id, expires_at)
+    SELECT q.id, claim_deduplication.deduplication_id, claim_deduplication.message_id,
+           claim_deduplication.at + make_interval(secs => q.deduplication_window_seconds)
+      FROM psqlqueue.queues AS q
+     WHERE q.id = claim_deduplication.queue AND q.deduplication_window_seconds > 0
+       FOR KEY SHARE OF q
+    ON CONFLICT ON CONSTRAINT deduplications_pkey DO UPDATE
+       SET message_id = excluded.message_id, expires_at = excluded.expires_at
+     WHERE d.expires_at <= claim_deduplication.at
+    RETURNING d.message_id INTO answer;
+    IF NOT FOUND THEN
+        SELECT d.message_id INTO answer
+          FROM psqlqueue.deduplications AS d
+         WHERE d.queue_id = claim_deduplication.queue
+           AND d.deduplication_id = claim_deduplication.deduplication_id
+           AND d.expires_at > claim_deduplication.at;
+    END IF;
+    -- No entry: the window is 0 (deduplication off) or the queue does not exist (the send's
+    -- INSERT says so).
+    RETURN coalesce(answer, claim_deduplication.message_id);
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.claim_deduplication(text, text, text, timestamptz) IS
+    'Internal: records that message_id was sent with deduplication_id, unless the queue saw that id within its '
+    'window; returns the id the send answers with (message_id, or the first send''s id).';
+
+CREATE FUNCTION psqlqueue.send_batch(queue text, messages jsonb)
+RETURNS SETOF text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    at timestamptz := clock_timestamp();
+    retention int;
+    own text[];
+    answers text[];
+    element record;
+    woken boolean;
+BEGIN
+    IF NOT psqlqueue.batch_messages_are_valid(send_batch.messages) THEN
+        PERFORM psqlqueue.check_batch_messages(send_batch.messages);
+    END IF;
+    -- Held until commit: the queue is not deleted under the batch.
+    SELECT q.message_retention_seconds INTO retention
+      FROM psqlqueue.queues AS q WHERE q.id = send_batch.queue FOR KEY SHARE;
+    IF NOT FOUND THEN
+        PERFORM psqlqueue.raise_not_found('queue', send_batch.queue);
+    END IF;
+    -- Ids in input order (ulid() increases within a backend); own[i] is element i's id.
+    SELECT array_agg(psqlqueue.ulid() ORDER BY e.i) INTO own
+      FROM jsonb_array_elements(send_batch.messages) WITH ORDINALITY AS e(m, i);
+    answers := own;
+    -- Rare options, each on its own: a delay past the retention, deduplication ids (one claim
+    -- per element, in order, so a batch that repeats an id answers the first's id for both).
+    IF send_batch.messages @? '$[*].delay_seconds ? (@ != null)' THEN
+        FOR element IN SELECT e.i, (e.m ->> 'delay_seconds')::numeric::int AS delay
+                         FROM jsonb_array_elements(send_batch.messages) WITH ORDINALITY AS e(m, i)
+                        WHERE (e.m ->> 'delay_seconds')::numeric::int >= retention
+                        ORDER BY e.i LIMIT 1 LOOP
+            PERFORM psqlqueue.check_delay_fits(send_batch.queue, element.delay, format('messages[%s].', element.i - 1));
+        END LOOP;
+    END IF;
+    IF send_batch.messages @? '$[*].deduplication_id ? (@ != null)' THEN
+        FOR element IN SELECT e.i, e.m ->> 'deduplication_id' AS deduplication_id
+                         FROM jsonb_array_elements(send_batch.messages) WITH ORDINALITY AS e(m, i)
+                        WHERE e.m ->> 'deduplication_id' IS NOT NULL
+                        ORDER BY e.i LOOP
+            answers[element.i::int] := psqlqueue.claim_deduplication(send_batch.queue, element.deduplication_id,
+                                                                     own[element.i::int], at);
+        END LOOP;
+    END IF;
+    -- One INSERT, in input order (so grouped messages arrive in it), of every element that is
+    -- not a duplicate.
+    WITH written AS (
+        INSERT INTO psqlqueue.messages AS m (id, queue_id, label, body, attributes, visible_at, expires_at,
+                                             created_at, group_id)
+        SELECT own[e.i::int], q.id, nullif(e.m ->> 'label', ''), e.m ->> 'body',
+               coalesce(nullif(e.m -> 'attributes', 'null'), '{}'),
+               at + make_interval(secs => coalesce((e.m ->> 'delay_seconds')::numeric::int, q.delivery_delay_seconds)),
+               at + make_interval(secs => q.message_retention_seconds),
+               at, e.m ->> 'group_id'
+          FROM jsonb_array_elements(send_batch.messages) WITH ORDINALITY AS e(m, i),
+               psqlqueue.queues AS q
+         WHERE q.id = send_batch.queue AND answers[e.i::int] = own[e.i::int]
+         ORDER BY e.i
+        RETURNING m.visible_at <= at AS deliverable
+    )
+    SELECT bool_or(w.deliverable) INTO woken FROM written AS w;
+    IF woken AND EXISTS (SELECT FROM psqlqueue.listeners AS l WHERE l.queue_id = send_batch.queue AND l.until > at) THEN
+        PERFORM psqlqueue.announce(send_batch.queue);
+    END IF;
+    RETURN QUERY SELECT a.id FROM unnest(answers) WITH ORDINALITY AS a(id, i) ORDER BY a.i;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.send_batch(text, jsonb) IS
+    'Sends up to 1000 messages to a queue at once, all or nothing, and returns their ids in input order. messages '
+    'is a JSON array of objects with the fields of send: body (required), label, attributes, delay_seconds, '
+    'deduplication_id, group_id. A duplicate (per deduplication_id, also within the batch) answers the first''s '
+    'id. Errors: 22023 a bad array or element (named by its 0-based index), P0002 no such queue.';
 
 CREATE FUNCTION psqlqueue.attempts_spent(delivery_attempts int, max_delivery_attempts int)
 RETURNS boolean
@@ -127,13 +280,13 @@ BEGIN
                receipt = CASE WHEN psqlqueue.attempts_spent(m.delivery_attempts, q.max_delivery_attempts)
                               THEN NULL ELSE psqlqueue.receipt() END
           FROM head AS h, psqlqueue.queues AS q
-         WHERE m.id = ANY (h.ids) AND q.id = receive.queue
+         WHERE m.queue_id = receive.queue AND m.id = ANY (h.ids) AND q.id = receive.queue
         RETURNING m.id, m.queue_id, m.label, m.body, m.attributes, m.delivery_attempts, m.created_at,
-                  m.receipt, m.visible_at
+                  m.receipt, m.visible_at, m.group_id
     )
     -- What stayed in the queue was leased; what left it was dead-lettered.
     SELECT t.id, t.queue_id, t.label, t.body, t.attributes, t.delivery_attempts, t.created_at,
-           t.receipt, t.visible_at
+           t.receipt, t.visible_at, t.group_id
       FROM taken AS t
      WHERE t.queue_id = receive.queue
      ORDER BY t.created_at, t.id;

@@ -27,8 +27,9 @@ AS $$
 BEGIN
     IF role_functions.kind = 'producer' THEN
         RETURN QUERY SELECT f::regprocedure FROM unnest(ARRAY[
-            'psqlqueue.send(text, text, text, jsonb)',
-            'psqlqueue.publish(text, text, jsonb, text)',
+            'psqlqueue.send(text, text, text, jsonb, int, text, text)',
+            'psqlqueue.send_batch(text, jsonb)',
+            'psqlqueue.publish(text, text, jsonb, text, text, text)',
             'psqlqueue.get_queue(text)',
             'psqlqueue.get_topic(text)',
             'psqlqueue.list_queues(int, int)',
@@ -185,10 +186,10 @@ COMMENT ON FUNCTION psqlqueue.revoke_access(name) IS
 ALTER FUNCTION psqlqueue.ack(text, text, text) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.ack_batch(text, text[], text[]) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.cleanup_queue(text) SECURITY DEFINER;
-ALTER FUNCTION psqlqueue.create_queue(text, int, int, int, int, text) SECURITY DEFINER;
+ALTER FUNCTION psqlqueue.create_queue(text, int, int, int, int, text, int) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.create_subscription(text, text, text, jsonb) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.create_token(text, text[]) SECURITY DEFINER;
-ALTER FUNCTION psqlqueue.create_topic(text) SECURITY DEFINER;
+ALTER FUNCTION psqlqueue.create_topic(text, int) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.delete_queue(text) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.delete_subscription(text) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.delete_topic(text) SECURITY DEFINER;
@@ -203,18 +204,19 @@ ALTER FUNCTION psqlqueue.list_topics(int, int) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.listen_for(text, int) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.nack(text, text, int, text) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.nack_batch(text, text[], int, text[]) SECURITY DEFINER;
-ALTER FUNCTION psqlqueue.publish(text, text, jsonb, text) SECURITY DEFINER;
+ALTER FUNCTION psqlqueue.publish(text, text, jsonb, text, text, text) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.purge_queue(text) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.queue_metrics() SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.queue_stats(text) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.receive(text, text, int) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.redrive(text, int, text) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.revoke_token(text) SECURITY DEFINER;
-ALTER FUNCTION psqlqueue.send(text, text, text, jsonb) SECURITY DEFINER;
+ALTER FUNCTION psqlqueue.send(text, text, text, jsonb, int, text, text) SECURITY DEFINER;
+ALTER FUNCTION psqlqueue.send_batch(text, jsonb) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.sweep(int) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.token_scopes(text) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.try_sweep(int) SECURITY DEFINER;
-ALTER FUNCTION psqlqueue.update_queue(text, int, int, int, int, text) SECURITY DEFINER;
+ALTER FUNCTION psqlqueue.update_queue(text, int, int, int, int, text, int) SECURITY DEFINER;
 
 -- Last: every function exists now, those of this file included.
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA psqlqueue FROM PUBLIC;

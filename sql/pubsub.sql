@@ -13,7 +13,7 @@ COMMENT ON FUNCTION psqlqueue.filter_matches(jsonb, jsonb) IS
     'The subscription filter evaluator: true when, for every key of filters, attributes has that key with one of '
     'the listed values (AND across keys, OR within a key). A NULL filter matches every message.';
 
-CREATE FUNCTION psqlqueue.create_topic(id text)
+CREATE FUNCTION psqlqueue.create_topic(id text, deduplication_window_seconds int DEFAULT 300)
 RETURNS psqlqueue.topics
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -22,7 +22,9 @@ DECLARE
     created psqlqueue.topics;
 BEGIN
     PERFORM psqlqueue.check_id('topic', create_topic.id);
-    INSERT INTO psqlqueue.topics AS t (id) VALUES (create_topic.id)
+    PERFORM psqlqueue.check_deduplication_window(create_topic.deduplication_window_seconds);
+    INSERT INTO psqlqueue.topics AS t (id, deduplication_window_seconds)
+    VALUES (create_topic.id, create_topic.deduplication_window_seconds)
     ON CONFLICT DO NOTHING
     RETURNING t.* INTO created;
     IF NOT FOUND THEN
@@ -31,8 +33,10 @@ BEGIN
     RETURN created;
 END
 $$;
-COMMENT ON FUNCTION psqlqueue.create_topic(text) IS
-    'Creates a topic and returns its row. Errors: 22023 bad id, 23505 the id is taken.';
+COMMENT ON FUNCTION psqlqueue.create_topic(text, int) IS
+    'Creates a topic and returns its row. A publish repeating a deduplication id the topic saw within '
+    'deduplication_window_seconds (0..1209600, 0 off) writes nothing. Errors: 22023 bad id or window, '
+    '23505 the id is taken.';
 
 CREATE FUNCTION psqlqueue.get_topic(id text)
 RETURNS psqlqueue.topics
@@ -169,7 +173,8 @@ END
 $$;
 COMMENT ON FUNCTION psqlqueue.delete_subscription(text) IS 'Deletes a subscription. Errors: P0002 no such subscription.';
 
-CREATE FUNCTION psqlqueue.publish(topic text, body text, attributes jsonb DEFAULT NULL, label text DEFAULT NULL)
+CREATE FUNCTION psqlqueue.publish(topic text, body text, attributes jsonb DEFAULT NULL, label text DEFAULT NULL,
+                                  deduplication_id text DEFAULT NULL, group_id text DEFAULT NULL)
 RETURNS int
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -177,20 +182,45 @@ AS $$
 DECLARE
     at timestamptz := clock_timestamp();
     attrs jsonb := coalesce(publish.attributes, '{}');
-    delivered int;
+    copies int;
     woken text[];
 BEGIN
     IF NOT psqlqueue.message_is_valid(publish.body, publish.label, publish.attributes) THEN
         PERFORM psqlqueue.check_message(publish.body, publish.label, publish.attributes);
     END IF;
+    IF NOT psqlqueue.send_options_are_valid(NULL, publish.deduplication_id, publish.group_id) THEN
+        PERFORM psqlqueue.check_send_options(NULL, publish.deduplication_id, publish.group_id);
+    END IF;
+    IF publish.deduplication_id IS NOT NULL THEN
+        -- As send's claim (claim_deduplication), per topic; the entry's count is filled in below,
+        -- before anyone waiting on it can read it.
+        INSERT INTO psqlqueue.topic_deduplications AS d (topic_id, deduplication_id, delivered, expires_at)
+        SELECT t.id, publish.deduplication_id, 0, at + make_interval(secs => t.deduplication_window_seconds)
+          FROM psqlqueue.topics AS t
+         WHERE t.id = publish.topic AND t.deduplication_window_seconds > 0
+           FOR KEY SHARE OF t
+        ON CONFLICT ON CONSTRAINT topic_deduplications_pkey DO UPDATE
+           SET delivered = 0, expires_at = excluded.expires_at
+         WHERE d.expires_at <= at;
+        IF NOT FOUND THEN
+            SELECT d.delivered INTO copies
+              FROM psqlqueue.topic_deduplications AS d
+             WHERE d.topic_id = publish.topic AND d.deduplication_id = publish.deduplication_id
+               AND d.expires_at > at;
+            IF FOUND THEN
+                RETURN copies;  -- a duplicate: the first publish's count, nothing written
+            END IF;
+        END IF;
+    END IF;
     -- One statement for the whole fan-out: each matching subscription's queue gets its own
-    -- message with that queue's delay and retention.
+    -- message with that queue's delay and retention (a grouped copy joins its group there).
     WITH copied AS (
-        INSERT INTO psqlqueue.messages AS m (id, queue_id, label, body, attributes, visible_at, expires_at, created_at)
+        INSERT INTO psqlqueue.messages AS m (id, queue_id, label, body, attributes, visible_at, expires_at, created_at,
+                                             group_id)
         SELECT psqlqueue.ulid(), q.id, nullif(publish.label, ''), publish.body, attrs,
                at + make_interval(secs => q.delivery_delay_seconds),
                at + make_interval(secs => q.message_retention_seconds),
-               at
+               at, publish.group_id
           FROM psqlqueue.subscriptions AS s
           JOIN psqlqueue.queues AS q ON q.id = s.queue_id
          WHERE s.topic_id = publish.topic
@@ -199,18 +229,25 @@ BEGIN
         RETURNING m.queue_id, m.visible_at <= at AS deliverable
     )
     SELECT count(*), array_agg(c.queue_id) FILTER (WHERE c.deliverable)
-      INTO delivered, woken
+      INTO copies, woken
       FROM copied AS c;
-    IF delivered = 0 THEN
+    IF copies = 0 THEN
         PERFORM psqlqueue.get_topic(publish.topic);
+    END IF;
+    IF publish.deduplication_id IS NOT NULL AND copies > 0 THEN
+        UPDATE psqlqueue.topic_deduplications AS d SET delivered = copies
+         WHERE d.topic_id = publish.topic AND d.deduplication_id = publish.deduplication_id;
     END IF;
     IF woken IS NOT NULL THEN
         PERFORM psqlqueue.announce(w) FROM unnest(woken) AS w;
     END IF;
-    RETURN delivered;
+    RETURN copies;
 END
 $$;
-COMMENT ON FUNCTION psqlqueue.publish(text, text, jsonb, text) IS
+COMMENT ON FUNCTION psqlqueue.publish(text, text, jsonb, text, text, text) IS
     'Publishes a message to a topic: every subscribed queue whose filter matches the attributes gets a copy, '
-    'atomically, in the caller''s transaction. Returns how many queues received it (0 is not an error). '
-    'Errors: 22023 bad body, label or attributes, P0002 no such topic.';
+    'atomically, in the caller''s transaction. Returns how many queues received it (0 is not an error). With a '
+    'deduplication_id (1 to 128 characters), a publish repeating one the topic saw within its deduplication '
+    'window writes nothing and returns the first''s count. A group_id (1 to 128 characters) is carried by every '
+    'copy: each queue delivers the group in order (see send). '
+    'Errors: 22023 bad body, label, attributes, deduplication or group id, P0002 no such topic.';

@@ -4,7 +4,7 @@
 
 CREATE FUNCTION psqlqueue.create_queue(id text, ack_deadline_seconds int, message_retention_seconds int,
                                        delivery_delay_seconds int DEFAULT 0, max_delivery_attempts int DEFAULT NULL,
-                                       dead_letter_queue_id text DEFAULT NULL)
+                                       dead_letter_queue_id text DEFAULT NULL, deduplication_window_seconds int DEFAULT 300)
 RETURNS psqlqueue.queues
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -19,13 +19,15 @@ BEGIN
         create_queue.message_retention_seconds, create_queue.delivery_delay_seconds);
     PERFORM psqlqueue.check_dead_letter(create_queue.id, create_queue.max_delivery_attempts,
         create_queue.dead_letter_queue_id);
+    PERFORM psqlqueue.check_deduplication_window(create_queue.deduplication_window_seconds);
     -- ON CONFLICT rather than catching unique_violation: no subtransaction, and a concurrent
     -- creator of the same id gets the same clean error.
     INSERT INTO psqlqueue.queues AS q (id, ack_deadline_seconds, message_retention_seconds, delivery_delay_seconds,
-                                       max_delivery_attempts, dead_letter_queue_id, created_at, updated_at)
+                                       max_delivery_attempts, dead_letter_queue_id, deduplication_window_seconds,
+                                       created_at, updated_at)
     VALUES (create_queue.id, create_queue.ack_deadline_seconds, create_queue.message_retention_seconds,
             create_queue.delivery_delay_seconds, create_queue.max_delivery_attempts,
-            create_queue.dead_letter_queue_id, at, at)
+            create_queue.dead_letter_queue_id, create_queue.deduplication_window_seconds, at, at)
     ON CONFLICT DO NOTHING
     RETURNING q.* INTO created;
     IF NOT FOUND THEN
@@ -34,14 +36,15 @@ BEGIN
     RETURN created;
 END
 $$;
-COMMENT ON FUNCTION psqlqueue.create_queue(text, int, int, int, int, text) IS
+COMMENT ON FUNCTION psqlqueue.create_queue(text, int, int, int, int, text, int) IS
     'Creates a queue and returns its row. With max_delivery_attempts (1..1000) and dead_letter_queue_id (another '
-    'existing queue), a message whose last allowed lease ends without an ack moves to that queue. '
+    'existing queue), a message whose last allowed lease ends without an ack moves to that queue. A send repeating '
+    'a deduplication id the queue saw within deduplication_window_seconds (0..1209600, 0 off) writes nothing. '
     'Errors: 22023 bad id or settings, 23505 the id is taken.';
 
 CREATE FUNCTION psqlqueue.update_queue(id text, ack_deadline_seconds int, message_retention_seconds int,
                                        delivery_delay_seconds int, max_delivery_attempts int DEFAULT NULL,
-                                       dead_letter_queue_id text DEFAULT NULL)
+                                       dead_letter_queue_id text DEFAULT NULL, deduplication_window_seconds int DEFAULT NULL)
 RETURNS psqlqueue.queues
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -53,12 +56,17 @@ BEGIN
         update_queue.message_retention_seconds, update_queue.delivery_delay_seconds);
     PERFORM psqlqueue.check_dead_letter(update_queue.id, update_queue.max_delivery_attempts,
         update_queue.dead_letter_queue_id);
+    IF update_queue.deduplication_window_seconds IS NOT NULL THEN
+        PERFORM psqlqueue.check_deduplication_window(update_queue.deduplication_window_seconds);
+    END IF;
     UPDATE psqlqueue.queues AS q
        SET ack_deadline_seconds = update_queue.ack_deadline_seconds,
            message_retention_seconds = update_queue.message_retention_seconds,
            delivery_delay_seconds = update_queue.delivery_delay_seconds,
            max_delivery_attempts = update_queue.max_delivery_attempts,
            dead_letter_queue_id = update_queue.dead_letter_queue_id,
+           deduplication_window_seconds = coalesce(update_queue.deduplication_window_seconds,
+                                                   q.deduplication_window_seconds),
            updated_at = clock_timestamp()
      WHERE q.id = update_queue.id
     RETURNING q.* INTO updated;
@@ -68,9 +76,10 @@ BEGIN
     RETURN updated;
 END
 $$;
-COMMENT ON FUNCTION psqlqueue.update_queue(text, int, int, int, int, text) IS
-    'Replaces a queue''s settings (dead-letter settings left out are cleared) and returns its row. They apply to '
-    'messages sent and leases taken from now on. Errors: 22023 bad settings, P0002 no such queue.';
+COMMENT ON FUNCTION psqlqueue.update_queue(text, int, int, int, int, text, int) IS
+    'Replaces a queue''s settings (dead-letter settings left out are cleared; a deduplication window left out, '
+    'NULL, is kept) and returns its row. They apply to messages sent and leases taken from now on; a new window '
+    'applies to deduplication ids seen from now on. Errors: 22023 bad settings, P0002 no such queue.';
 
 CREATE FUNCTION psqlqueue.get_queue(id text)
 RETURNS psqlqueue.queues

@@ -23,6 +23,10 @@ CREATE TABLE psqlqueue.queues (
                                           CONSTRAINT queues_max_delivery_attempts_range CHECK (max_delivery_attempts BETWEEN 1 AND 1000),
     dead_letter_queue_id      text
                                           CONSTRAINT queues_dead_letter_queue_fkey REFERENCES psqlqueue.queues (id) ON DELETE RESTRICT,
+    -- Deduplication (message.sql, send): a second send with the same deduplication id within
+    -- this many seconds of the first returns the first's id and writes nothing; 0 turns it off.
+    deduplication_window_seconds int      NOT NULL DEFAULT 300
+                                          CONSTRAINT queues_deduplication_window_range CHECK (deduplication_window_seconds BETWEEN 0 AND 1209600),
     CONSTRAINT queues_delay_range CHECK (delivery_delay_seconds >= 0
                                          AND delivery_delay_seconds < message_retention_seconds),
     CONSTRAINT queues_dead_letter_pair CHECK ((max_delivery_attempts IS NULL) = (dead_letter_queue_id IS NULL)),
@@ -42,7 +46,7 @@ CREATE TABLE psqlqueue.queues (
 -- (psqlqueue.lease_held, lease.sql). source_queue_id is the queue a dead-lettered message came
 -- from (redrive sends it back there); NULL for every other message.
 CREATE TABLE psqlqueue.messages (
-    id                text        PRIMARY KEY,                -- ULID: sortable by send time
+    id                text        NOT NULL,                   -- ULID: sortable by send time
     queue_id          text        NOT NULL REFERENCES psqlqueue.queues (id) ON DELETE CASCADE,
     label             text,
     body              text        NOT NULL,
@@ -52,7 +56,20 @@ CREATE TABLE psqlqueue.messages (
     expires_at        timestamptz NOT NULL,
     created_at        timestamptz NOT NULL,
     receipt           text,
-    source_queue_id   text                                    -- no foreign key: outlives its queue
+    source_queue_id   text,                                   -- no foreign key: outlives its queue
+    -- Ordered groups (groups.sql): messages of one group_id in one queue are delivered one at a
+    -- time in arrival order (group_seq). Only the group's head is deliverable; the others wait
+    -- parked, visible_at infinity, with not_before the time they may be delivered once they head
+    -- the group (arrival + delay). All three are NULL for a message without a group.
+    group_id          text,
+    group_seq         bigint,
+    not_before        timestamptz,
+    -- queue_id leads every key of this table, so the table can be split by queue (for example
+    -- distributed by queue_id on Citus, docs/SCALING.md) without losing a constraint: every
+    -- statement names the queue of the rows it reads. Ids stay unique across queues anyway
+    -- (80 random bits per millisecond); dead-lettering and redrive move a row between queues
+    -- keeping its id. tests/tests/distribution.rs holds the schema to this.
+    CONSTRAINT messages_pkey PRIMARY KEY (queue_id, id)
 );
 
 -- The receive path: per queue, in the order messages become deliverable. Reading the head of
@@ -60,14 +77,45 @@ CREATE TABLE psqlqueue.messages (
 CREATE INDEX messages_queue_visible_idx ON psqlqueue.messages (queue_id, visible_at, id);
 -- The sweep: the oldest expired messages of every queue, found without reading live ones.
 CREATE INDEX messages_expires_idx ON psqlqueue.messages (expires_at);
+-- Ordered groups: a group's messages in arrival order (who heads it, who is next).
+CREATE INDEX messages_group_idx ON psqlqueue.messages (queue_id, group_id, group_seq) WHERE group_id IS NOT NULL;
+-- Arrival order of grouped messages: drawn while the group's lock is held (groups.sql), so it
+-- follows the order in which senders committed.
+CREATE SEQUENCE psqlqueue.group_seq;
+
+-- Deduplication ids a queue has seen within its window (message.sql, send): the id a second
+-- send with the same deduplication id answers with. Expired entries are overwritten by the
+-- next send with their id, and deleted by the sweep.
+CREATE TABLE psqlqueue.deduplications (
+    queue_id         text        NOT NULL REFERENCES psqlqueue.queues (id) ON DELETE CASCADE,
+    deduplication_id text        NOT NULL,
+    message_id       text        NOT NULL,
+    expires_at       timestamptz NOT NULL,
+    CONSTRAINT deduplications_pkey PRIMARY KEY (queue_id, deduplication_id)
+);
+CREATE INDEX deduplications_expires_idx ON psqlqueue.deduplications (expires_at);
 
 -- Pub/sub: a message published to a topic is copied into every subscribed queue whose filter
 -- it matches.
 CREATE TABLE psqlqueue.topics (
     id         text        PRIMARY KEY
                            CONSTRAINT topics_id_format CHECK (id ~ '^[a-zA-Z0-9._-]{1,128}$'),
-    created_at timestamptz NOT NULL DEFAULT clock_timestamp()
+    created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    -- As queues.deduplication_window_seconds, for publish.
+    deduplication_window_seconds int NOT NULL DEFAULT 300
+                           CONSTRAINT topics_deduplication_window_range CHECK (deduplication_window_seconds BETWEEN 0 AND 1209600)
 );
+
+-- Deduplication ids a topic has seen within its window (pubsub.sql, publish): what a second
+-- publish with the same id answers (the first's number of copies).
+CREATE TABLE psqlqueue.topic_deduplications (
+    topic_id         text        NOT NULL REFERENCES psqlqueue.topics (id) ON DELETE CASCADE,
+    deduplication_id text        NOT NULL,
+    delivered        int         NOT NULL,
+    expires_at       timestamptz NOT NULL,
+    CONSTRAINT topic_deduplications_pkey PRIMARY KEY (topic_id, deduplication_id)
+);
+CREATE INDEX topic_deduplications_expires_idx ON psqlqueue.topic_deduplications (expires_at);
 
 CREATE TABLE psqlqueue.subscriptions (
     id              text        PRIMARY KEY
@@ -100,7 +148,8 @@ CREATE TYPE psqlqueue.received_message AS (
     delivery_attempts int,
     created_at        timestamptz,
     receipt           text,        -- pass it to ack, nack and extend: proof of this lease
-    lease_expires_at  timestamptz
+    lease_expires_at  timestamptz,
+    group_id          text
 );
 
 CREATE TYPE psqlqueue.queue_stats AS (
@@ -117,9 +166,15 @@ COMMENT ON CONSTRAINT queues_delay_range ON psqlqueue.queues IS 'Restates psqlqu
 COMMENT ON CONSTRAINT queues_max_delivery_attempts_range ON psqlqueue.queues IS 'Restates psqlqueue.check_dead_letter (checks.sql).';
 COMMENT ON CONSTRAINT queues_dead_letter_pair ON psqlqueue.queues IS 'Restates psqlqueue.check_dead_letter (checks.sql).';
 COMMENT ON CONSTRAINT queues_dead_letter_other ON psqlqueue.queues IS 'Restates psqlqueue.check_dead_letter (checks.sql).';
+COMMENT ON CONSTRAINT queues_deduplication_window_range ON psqlqueue.queues IS 'Restates psqlqueue.check_deduplication_window (checks.sql).';
+COMMENT ON CONSTRAINT topics_deduplication_window_range ON psqlqueue.topics IS 'Restates psqlqueue.check_deduplication_window (checks.sql).';
 
 -- pg_dump keeps the rows of extension tables only when they are registered.
 SELECT pg_catalog.pg_extension_config_dump('psqlqueue.queues', '');
 SELECT pg_catalog.pg_extension_config_dump('psqlqueue.messages', '');
 SELECT pg_catalog.pg_extension_config_dump('psqlqueue.topics', '');
 SELECT pg_catalog.pg_extension_config_dump('psqlqueue.subscriptions', '');
+SELECT pg_catalog.pg_extension_config_dump('psqlqueue.deduplications', '');
+SELECT pg_catalog.pg_extension_config_dump('psqlqueue.topic_deduplications', '');
+-- Its value orders the groups' next arrivals after those restored.
+SELECT pg_catalog.pg_extension_config_dump('psqlqueue.group_seq', '');

@@ -23,6 +23,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     at timestamptz := clock_timestamp();
+    queue_ids text[];
     ids text[];
     removed int;
 BEGIN
@@ -32,25 +33,43 @@ BEGIN
     END IF;
     -- The oldest expired rows, read from the expiry index (no scan of live messages) and locked
     -- without waiting: a row a receiver or ack holds right now is left for the next batch. The
-    -- ids go through an array so the DELETE is planned as primary-key probes for any batch size
-    -- (a generic plan would guess a tenth of the table for the LIMIT).
-    SELECT array_agg(e.id) INTO ids
-      FROM (SELECT m.id FROM psqlqueue.messages AS m
+    -- keys go through arrays so the DELETE is planned as primary-key probes, (queue_id, id)
+    -- pairs, for any batch size (a generic plan would guess a tenth of the table for the LIMIT).
+    SELECT array_agg(e.queue_id), array_agg(e.id) INTO queue_ids, ids
+      FROM (SELECT m.queue_id, m.id FROM psqlqueue.messages AS m
              WHERE m.expires_at <= at
              ORDER BY m.expires_at
              LIMIT sweep.max_rows
                FOR UPDATE SKIP LOCKED) AS e;
-    IF ids IS NULL THEN
-        RETURN 0;
+    removed := 0;
+    IF ids IS NOT NULL THEN
+        DELETE FROM psqlqueue.messages AS m
+         USING unnest(queue_ids, ids) AS e(queue_id, id)
+         WHERE m.queue_id = e.queue_id AND m.id = e.id;
+        GET DIAGNOSTICS removed = ROW_COUNT;
     END IF;
-    DELETE FROM psqlqueue.messages AS m WHERE m.id = ANY (ids);
-    GET DIAGNOSTICS removed = ROW_COUNT;
+    -- Deduplication entries past their window, as many at most (they only take space: a send
+    -- takes an expired entry over anyway).
+    DELETE FROM psqlqueue.deduplications AS d
+     USING (SELECT x.queue_id, x.deduplication_id FROM psqlqueue.deduplications AS x
+             WHERE x.expires_at <= at
+             ORDER BY x.expires_at
+             LIMIT sweep.max_rows
+               FOR UPDATE SKIP LOCKED) AS e
+     WHERE d.queue_id = e.queue_id AND d.deduplication_id = e.deduplication_id;
+    DELETE FROM psqlqueue.topic_deduplications AS d
+     USING (SELECT x.topic_id, x.deduplication_id FROM psqlqueue.topic_deduplications AS x
+             WHERE x.expires_at <= at
+             ORDER BY x.expires_at
+             LIMIT sweep.max_rows
+               FOR UPDATE SKIP LOCKED) AS e
+     WHERE d.topic_id = e.topic_id AND d.deduplication_id = e.deduplication_id;
     RETURN removed;
 END
 $$;
 COMMENT ON FUNCTION psqlqueue.sweep(int) IS
     'Deletes up to max_rows (1..100000) expired messages of every queue, oldest expiry first, and returns how '
-    'many. One bounded batch in the caller''s transaction: call it again while it returns max_rows. Rows locked '
+    'many; also up to max_rows deduplication entries past their window, of queues and of topics. One bounded batch in the caller''s transaction: call it again while it returns max_rows. Rows locked '
     'by other sessions are skipped. Errors: 22023 bad max_rows.';
 
 CREATE FUNCTION psqlqueue.try_sweep(max_rows int DEFAULT 10000)

@@ -36,6 +36,7 @@ extension_sql_file!(
     requires = ["wakeup", "ulid_comment", "receipt_comment"]
 );
 extension_sql_file!("../sql/lease.sql", name = "lease", requires = ["message"]);
+extension_sql_file!("../sql/groups.sql", name = "groups", requires = ["wakeup"]);
 extension_sql_file!(
     "../sql/dead_letter.sql",
     name = "dead_letter",

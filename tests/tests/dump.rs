@@ -11,7 +11,15 @@ use tokio_postgres::Client;
 /// data give the same string.
 async fn contents(client: &Client) -> String {
     let mut out = String::new();
-    for table in ["queues", "messages", "topics", "subscriptions", "tokens"] {
+    for table in [
+        "queues",
+        "messages",
+        "topics",
+        "subscriptions",
+        "tokens",
+        "deduplications",
+        "topic_deduplications",
+    ] {
         // The table names come from the list above, not from input.
         let sql = format!(
             "SELECT coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '') FROM psqlqueue.{table} AS t"
@@ -70,7 +78,11 @@ async fn a_dump_restores_every_queue_message_lease_topic_subscription_and_token(
              UPDATE psqlqueue.messages SET visible_at = now() + interval '1 hour' WHERE body = 'delayed';
              SELECT psqlqueue.send('orders', 'spent');
              SELECT psqlqueue.create_topic('events');
-             SELECT psqlqueue.create_subscription('only-v', 'events', 'orders', '{\"k\": [\"v\"]}');",
+             SELECT psqlqueue.create_subscription('only-v', 'events', 'orders', '{\"k\": [\"v\"]}');
+             SELECT psqlqueue.create_queue('fifo', 30, 3600);
+             SELECT psqlqueue.send('fifo', 'g1', group_id => 'g');
+             SELECT psqlqueue.send('fifo', 'g2', group_id => 'g', deduplication_id => 'once');
+             SELECT psqlqueue.publish('events', 'published', deduplication_id => 'p');",
         )
         .await
         .expect("fixture");
@@ -114,6 +126,7 @@ async fn a_dump_restores_every_queue_message_lease_topic_subscription_and_token(
         .get(0);
     let before = contents(&client).await;
     assert!(before.contains("spent"), "{before}");
+    assert!(before.contains("infinity"), "g2 is parked behind g1: {before}");
 
     let dump = run("pg_dump", &["--no-owner", "-d", &source.url()], None);
     let target = TestDb::empty().await;
@@ -151,6 +164,45 @@ async fn a_dump_restores_every_queue_message_lease_topic_subscription_and_token(
         scopes,
         Some(vec!["send:orders".to_owned(), "consume:*".to_owned()])
     );
+    // The group keeps its order and its parking; a deduplication id seen before the dump is
+    // still seen; the group sequence goes on after the restored arrivals.
+    let dedup_first: String = client
+        .query_one("SELECT id FROM psqlqueue.messages WHERE body = 'g2'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let again: String = restored
+        .query_one(
+            "SELECT psqlqueue.send('fifo', 'g2 again', group_id => 'g', deduplication_id => 'once')",
+            &[],
+        )
+        .await
+        .expect("send a duplicate")
+        .get(0);
+    assert_eq!(again, dedup_first);
+    restored
+        .batch_execute("SELECT psqlqueue.send('fifo', 'g3', group_id => 'g')")
+        .await
+        .expect("send g3");
+    let mut order = Vec::new();
+    for _ in 0..3 {
+        let rows = restored
+            .query(
+                "SELECT id, body, receipt FROM psqlqueue.receive('fifo', NULL, 10)",
+                &[],
+            )
+            .await
+            .expect("receive fifo");
+        assert_eq!(rows.len(), 1, "one message of the group at a time");
+        let (id, body, receipt): (String, String, String) =
+            (rows[0].get(0), rows[0].get(1), rows[0].get(2));
+        order.push(body);
+        restored
+            .execute("SELECT psqlqueue.ack('fifo', $1, $2)", &[&id, &receipt])
+            .await
+            .expect("ack fifo");
+    }
+    assert_eq!(order, ["g1", "g2", "g3"]);
     drop((client, restored));
     source.drop_db().await;
     target.drop_db().await;

@@ -158,6 +158,36 @@ async fn check_hot_paths(
     );
 }
 
+/// The sweep deletes what it picked by primary-key probes, (queue_id, id) pairs, however many
+/// messages live beside the expired ones.
+async fn check_sweep(client: &Client, notices: &mut UnboundedReceiver<DbError>) {
+    client
+        .batch_execute(
+            "INSERT INTO psqlqueue.messages (id, queue_id, body, visible_at, expires_at, created_at)
+             SELECT psqlqueue.ulid(), 'small-' || (i % 100 + 1), 'x', now() - interval '2 days',
+                    now() - interval '1 day', now() - interval '2 days'
+               FROM generate_series(1, 7000) AS i",
+        )
+        .await
+        .unwrap();
+    drain_plans(notices);
+    for _ in 0..7 {
+        let removed: i32 = client
+            .query_one("SELECT psqlqueue.sweep(1000)", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(removed, 1000, "each batch removes its full share");
+    }
+    let plans = drain_plans(notices);
+    check(
+        &plans,
+        "USING unnest(queue_ids, ids)",
+        0.0,
+        "sweep beside 1M messages",
+    );
+}
+
 #[tokio::test]
 async fn receive_and_publish_plans_hold_from_1k_to_1m_messages_on_a_stock_server() {
     let db = TestDb::new().await;
@@ -242,6 +272,7 @@ async fn receive_and_publish_plans_hold_from_1k_to_1m_messages_on_a_stock_server
         "1M messages beside 10k small queues",
     )
     .await;
+    check_sweep(&client, &mut notices).await;
 
     drop(client);
     db.drop_db().await;

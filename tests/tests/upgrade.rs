@@ -9,12 +9,12 @@ use psqlqueue_tests::TestDb;
 use tokio_postgres::Client;
 
 /// Every released version before this one whose upgrade path is tested.
-const PREVIOUS: &[&str] = &["0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.5.0"];
+const PREVIOUS: &[&str] = &["0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.5.0", "0.6.0"];
 
 /// One line per property of the extension's objects, sorted, so two databases compare as
-/// lists: member objects, function definitions (body, volatility, SET options), columns,
-/// constraints (with their comments), indexes, storage options, comments, privileges and dump
-/// configuration.
+/// lists: member objects, function definitions (body, volatility, SET options), triggers,
+/// columns, constraints (with their comments), indexes, storage options, comments, privileges
+/// and dump configuration.
 const CATALOG: &str = r"
 SELECT line FROM (
     SELECT 'member ' || pg_describe_object(d.classid, d.objid, d.objsubid)
@@ -30,6 +30,10 @@ SELECT line FROM (
                   coalesce(c.reloptions::text, '-'), coalesce(c.relacl::text, '-'),
                   coalesce(obj_description(c.oid, 'pg_class'), '-'))
       FROM pg_class AS c WHERE c.relnamespace = 'psqlqueue'::regnamespace
+    UNION ALL
+    SELECT 'trigger ' || pg_get_triggerdef(t.oid)
+      FROM pg_trigger AS t JOIN pg_class AS c ON c.oid = t.tgrelid
+     WHERE c.relnamespace = 'psqlqueue'::regnamespace AND NOT t.tgisinternal
     UNION ALL
     SELECT format('column %s.%s %s not null %s default %s comment %s', c.relname, a.attname,
                   format_type(a.atttypid, a.atttypmod), a.attnotnull,

@@ -183,7 +183,8 @@ mod tests {
         );
         assert_eq!(
             dumped,
-            "psqlqueue.messages,psqlqueue.queues,psqlqueue.subscriptions,psqlqueue.tokens,psqlqueue.topics"
+            "psqlqueue.deduplications,psqlqueue.group_seq,psqlqueue.messages,psqlqueue.queues,\
+             psqlqueue.subscriptions,psqlqueue.tokens,psqlqueue.topic_deduplications,psqlqueue.topics"
         );
         let uncommented = one::<i64>(
             "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace

@@ -1,0 +1,117 @@
+-- Ordered groups: messages of one group_id in one queue are delivered in arrival order, one at a
+-- time. The rule is kept on the table by triggers, so every way a message enters or leaves a
+-- queue (send, send_batch, publish, dead-lettering, redrive; ack, sweep, purge, delete) obeys
+-- it without knowing about it, and messages without a group never reach these functions.
+--
+-- Per queue and group, at most one live message is unparked: the head. Every other one is
+-- parked (visible_at infinity, so receive's head scan never meets it, however many wait) with
+-- not_before the time it may be delivered once it heads the group. A message arriving in a
+-- group that has a live head is parked; when the head leaves, the next in arrival order
+-- (group_seq) is unparked. While the head is leased, waiting or delayed, nothing else of its
+-- group is deliverable. A head that expires (retention) stops blocking once the sweep deletes it.
+--
+-- Both sides take the group's advisory lock until commit, and look at the table only after
+-- taking it (each statement of these functions reads the rows committed by then, under READ
+-- COMMITTED), so an arrival and a departure never miss each other: whichever commits second
+-- sees the other. Under REPEATABLE READ or SERIALIZABLE a transaction's snapshot predates the
+-- lock, so sending grouped messages, and acking their heads, is for READ COMMITTED
+-- transactions (PostgreSQL's default; the sidecar's). Two transactions that each touch several
+-- groups may take those locks in opposite orders: PostgreSQL then cancels one (40P01, retried
+-- by the sidecar's clients as a 503).
+
+CREATE FUNCTION psqlqueue.lock_group(queue_id text, group_id text)
+RETURNS void
+LANGUAGE sql
+-- Two 32-bit hashes, the two-key form of advisory locks (a space apart from the one-key
+-- sweeper lock). A collision only makes two groups wait for each other.
+BEGIN ATOMIC
+    SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext(lock_group.queue_id),
+                                            pg_catalog.hashtext(lock_group.group_id));
+END;
+COMMENT ON FUNCTION psqlqueue.lock_group(text, text) IS
+    'Internal: takes the advisory lock of a queue''s message group until the end of the transaction.';
+
+CREATE FUNCTION psqlqueue.group_has_head(queue_id text, group_id text, at timestamptz)
+RETURNS boolean
+LANGUAGE sql STABLE
+-- SQL-standard body (names bound at creation). The head is the group's oldest arrival nearly
+-- always, so the scan in arrival order stops at its first row.
+RETURN EXISTS (SELECT FROM psqlqueue.messages AS m
+                WHERE m.queue_id = group_has_head.queue_id AND m.group_id = group_has_head.group_id
+                  AND m.visible_at <> 'infinity' AND m.expires_at > group_has_head.at);
+COMMENT ON FUNCTION psqlqueue.group_has_head(text, text, timestamptz) IS
+    'Internal: whether a queue''s message group has a live unparked message (its head).';
+
+-- BEFORE INSERT, and BEFORE UPDATE that moves a message to another queue: the message joins its
+-- group's end in that queue, parked if the group has a head there.
+CREATE FUNCTION psqlqueue.group_arrival()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- A row inserted with its place already given is a restore (pg_dump's COPY fires this
+    -- trigger too): it keeps the place and parking it had. The functions never give one.
+    IF TG_OP = 'INSERT' AND NEW.group_seq IS NOT NULL THEN
+        RETURN NEW;
+    END IF;
+    PERFORM psqlqueue.lock_group(NEW.queue_id, NEW.group_id);
+    NEW.group_seq := nextval('psqlqueue.group_seq');
+    IF psqlqueue.group_has_head(NEW.queue_id, NEW.group_id, clock_timestamp()) THEN
+        NEW.not_before := NEW.visible_at;
+        NEW.visible_at := 'infinity';
+    ELSE
+        NEW.not_before := NULL;
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.group_arrival() IS
+    'Internal (trigger): gives an arriving grouped message its place in the group and parks it behind the '
+    'group''s head, if any.';
+
+-- AFTER DELETE, and AFTER UPDATE that moved a message away: when the head left, the next
+-- message of the group becomes the head (deliverable at its not_before, or now if that passed).
+-- After the whole statement: a purge's or sweep's DELETE has removed all it will by then.
+CREATE FUNCTION psqlqueue.group_departure()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    at timestamptz := clock_timestamp();
+    next_visible_at timestamptz;
+BEGIN
+    IF OLD.visible_at = 'infinity' THEN
+        RETURN NULL;  -- a parked message headed nothing
+    END IF;
+    PERFORM psqlqueue.lock_group(OLD.queue_id, OLD.group_id);
+    IF NOT psqlqueue.group_has_head(OLD.queue_id, OLD.group_id, at) THEN
+        UPDATE psqlqueue.messages AS m
+           SET visible_at = greatest(at, m.not_before), not_before = NULL
+         WHERE m.queue_id = OLD.queue_id
+           AND m.id = (SELECT n.id FROM psqlqueue.messages AS n
+                        WHERE n.queue_id = OLD.queue_id AND n.group_id = OLD.group_id
+                          AND n.visible_at = 'infinity' AND n.expires_at > at
+                        ORDER BY n.group_seq LIMIT 1)
+        RETURNING m.visible_at INTO next_visible_at;
+        IF next_visible_at <= at THEN
+            PERFORM psqlqueue.announce(OLD.queue_id);  -- deliverable now: wake long pollers
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.group_departure() IS
+    'Internal (trigger): when a group''s head leaves its queue, unparks the group''s next message.';
+
+CREATE TRIGGER messages_group_insert BEFORE INSERT ON psqlqueue.messages
+    FOR EACH ROW WHEN (NEW.group_id IS NOT NULL) EXECUTE FUNCTION psqlqueue.group_arrival();
+CREATE TRIGGER messages_group_move_in BEFORE UPDATE OF queue_id ON psqlqueue.messages
+    FOR EACH ROW WHEN (NEW.group_id IS NOT NULL AND NEW.queue_id <> OLD.queue_id)
+    EXECUTE FUNCTION psqlqueue.group_arrival();
+CREATE TRIGGER messages_group_delete AFTER DELETE ON psqlqueue.messages
+    FOR EACH ROW WHEN (OLD.group_id IS NOT NULL) EXECUTE FUNCTION psqlqueue.group_departure();
+CREATE TRIGGER messages_group_move_out AFTER UPDATE OF queue_id ON psqlqueue.messages
+    FOR EACH ROW WHEN (OLD.group_id IS NOT NULL AND NEW.queue_id <> OLD.queue_id)
+    EXECUTE FUNCTION psqlqueue.group_departure();
