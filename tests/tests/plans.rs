@@ -188,6 +188,44 @@ async fn check_sweep(client: &Client, notices: &mut UnboundedReceiver<DbError>) 
     );
 }
 
+/// A queue of 1,000 active groups of 20 messages each (one head per group deliverable, the rest
+/// parked behind it): receive reads heads only, with no sort or scan of the parked backlog.
+async fn check_groups(db: &TestDb) {
+    let client = db.connect().await;
+    client
+        .batch_execute(
+            "SELECT psqlqueue.create_queue('fifo', 3600, 86400);
+             INSERT INTO psqlqueue.messages (id, queue_id, body, visible_at, expires_at, created_at, group_id)
+             SELECT psqlqueue.ulid(), 'fifo', 'x', now() - interval '1 minute', now() + interval '1 day', now(),
+                    'g' || (i % 1000)
+               FROM generate_series(1, 20000) AS i;
+             ANALYZE psqlqueue.messages;",
+        )
+        .await
+        .unwrap();
+    let parked: i64 = client
+        .query_one(
+            "SELECT count(*) FROM psqlqueue.messages WHERE queue_id = 'fifo' AND visible_at = 'infinity'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(parked, 19_000, "all but each group's head are parked");
+    drop(client);
+    let (client, mut notices) = explaining(db).await;
+    drain_plans(&mut notices);
+    for _ in 0..7 {
+        let got = client
+            .query("SELECT * FROM psqlqueue.receive('fifo', NULL, 10)", &[])
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 10);
+    }
+    let plans = drain_plans(&mut notices);
+    check(&plans, "WITH head AS", 10.0, "receive from 1,000 groups of 20");
+}
+
 #[tokio::test]
 async fn receive_and_publish_plans_hold_from_1k_to_1m_messages_on_a_stock_server() {
     let db = TestDb::new().await;
@@ -273,6 +311,7 @@ async fn receive_and_publish_plans_hold_from_1k_to_1m_messages_on_a_stock_server
     )
     .await;
     check_sweep(&client, &mut notices).await;
+    check_groups(&db).await;
 
     drop(client);
     db.drop_db().await;
