@@ -141,6 +141,35 @@ BEGIN
     IF NOT psqlqueue.batch_messages_are_valid(send_batch.messages) THEN
         PERFORM psqlqueue.check_batch_messages(send_batch.messages);
     END IF;
+    -- The common batch, without deduplication ids or delays of its own: one INSERT, which reads
+    -- the queue, draws the ids in input order (ulid() increases within a backend, so sorting
+    -- them restores that order) and writes the rows in it (grouped messages arrive in it).
+    IF NOT send_batch.messages @? '$[*] ? (@.deduplication_id != null || @.delay_seconds != null)' THEN
+        WITH written AS (
+            INSERT INTO psqlqueue.messages AS m (id, queue_id, label, body, attributes, visible_at, expires_at,
+                                                 created_at, group_id)
+            SELECT psqlqueue.ulid(), q.id, nullif(e.m ->> 'label', ''), e.m ->> 'body',
+                   coalesce(nullif(e.m -> 'attributes', 'null'), '{}'),
+                   at + make_interval(secs => q.delivery_delay_seconds),
+                   at + make_interval(secs => q.message_retention_seconds),
+                   at, e.m ->> 'group_id'
+              FROM jsonb_array_elements(send_batch.messages) WITH ORDINALITY AS e(m, i),
+                   psqlqueue.queues AS q
+             WHERE q.id = send_batch.queue
+             ORDER BY e.i
+               FOR KEY SHARE OF q  -- as in send
+            RETURNING m.id, m.visible_at <= at AS deliverable
+        )
+        SELECT array_agg(w.id ORDER BY w.id), bool_or(w.deliverable) INTO answers, woken FROM written AS w;
+        IF answers IS NULL THEN
+            PERFORM psqlqueue.raise_not_found('queue', send_batch.queue);
+        END IF;
+        IF woken AND EXISTS (SELECT FROM psqlqueue.listeners AS l WHERE l.queue_id = send_batch.queue AND l.until > at) THEN
+            PERFORM psqlqueue.announce(send_batch.queue);
+        END IF;
+        RETURN QUERY SELECT a.id FROM unnest(answers) WITH ORDINALITY AS a(id, i) ORDER BY a.i;
+        RETURN;
+    END IF;
     -- Held until commit: the queue is not deleted under the batch.
     SELECT q.message_retention_seconds INTO retention
       FROM psqlqueue.queues AS q WHERE q.id = send_batch.queue FOR KEY SHARE;
@@ -151,8 +180,8 @@ BEGIN
     SELECT array_agg(psqlqueue.ulid() ORDER BY e.i) INTO own
       FROM jsonb_array_elements(send_batch.messages) WITH ORDINALITY AS e(m, i);
     answers := own;
-    -- Rare options, each on its own: a delay past the retention, deduplication ids (one claim
-    -- per element, in order, so a batch that repeats an id answers the first's id for both).
+    -- Per-element options, each on its own: a delay past the retention, deduplication ids (one
+    -- claim per element, in order, so a batch that repeats an id answers the first's id for both).
     IF send_batch.messages @? '$[*].delay_seconds ? (@ != null)' THEN
         FOR element IN SELECT e.i, (e.m ->> 'delay_seconds')::numeric::int AS delay
                          FROM jsonb_array_elements(send_batch.messages) WITH ORDINALITY AS e(m, i)
