@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup install fmt-check clippy machete deny pgrx-test integration-test test run stop bench bench-soak reliability
+.PHONY: setup install fmt-check clippy machete deny pgrx-test integration-test test run stop bench bench-soak bench-sidecars reliability
 
 setup:             
 	@bash scripts/setup.sh
@@ -51,6 +51,12 @@ bench-soak: setup
 	@bash scripts/bench-setup.sh
 	@bash scripts/install-ext.sh --release
 	@bash bench/soak.sh
+
+# One sidecar against three on the same database (docs/SCALING.md): writes docs/bench/sidecars.md.
+bench-sidecars: setup
+	@bash scripts/bench-setup.sh
+	@bash scripts/install-ext.sh --release
+	@bash bench/sidecars.sh
 
 # A Jepsen-style queue checker under faults (database restart, sidecar kill and stop, backend
 # terminations, crash recovery, a 10 s packet blackhole) over a private stock cluster on 54332: writes docs/RELIABILITY.md, fails on a

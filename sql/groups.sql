@@ -6,7 +6,7 @@
 -- Per queue and group, at most one live message is unparked: the head. Every other one is
 -- parked (visible_at infinity, so receive's head scan never meets it, however many wait) with
 -- not_before the time it may be delivered once it heads the group. A message arriving in a
--- group that has a live head is parked; when the head leaves, the next in arrival order
+-- group that has any live message is parked; when the head leaves, the next in arrival order
 -- (group_seq) is unparked. While the head is leased, waiting or delayed, nothing else of its
 -- group is deliverable. A head that expires (retention) stops blocking once the sweep deletes it.
 --
@@ -57,7 +57,11 @@ BEGIN
     END IF;
     PERFORM psqlqueue.lock_group(NEW.queue_id, NEW.group_id);
     NEW.group_seq := nextval('psqlqueue.group_seq');
-    IF psqlqueue.group_has_head(NEW.queue_id, NEW.group_id, clock_timestamp()) THEN
+    -- Behind any live message of the group, parked ones included: when the head has expired
+    -- and awaits the sweep, the group has no head, yet its parked messages came first.
+    IF EXISTS (SELECT FROM psqlqueue.messages AS m
+                WHERE m.queue_id = NEW.queue_id AND m.group_id = NEW.group_id
+                  AND m.expires_at > clock_timestamp()) THEN
         NEW.not_before := NEW.visible_at;
         NEW.visible_at := 'infinity';
     ELSE

@@ -110,11 +110,14 @@ BEGIN
      WHERE d.expires_at <= claim_deduplication.at
     RETURNING d.message_id INTO answer;
     IF NOT FOUND THEN
+        -- A window set to 0 since the entry was made turns deduplication off at once.
         SELECT d.message_id INTO answer
           FROM psqlqueue.deduplications AS d
+          JOIN psqlqueue.queues AS q ON q.id = d.queue_id
          WHERE d.queue_id = claim_deduplication.queue
            AND d.deduplication_id = claim_deduplication.deduplication_id
-           AND d.expires_at > claim_deduplication.at;
+           AND d.expires_at > claim_deduplication.at
+           AND q.deduplication_window_seconds > 0;
     END IF;
     -- No entry: the window is 0 (deduplication off) or the queue does not exist (the send's
     -- INSERT says so).

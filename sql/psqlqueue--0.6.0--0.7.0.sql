@@ -261,11 +261,14 @@ BEGIN
      WHERE d.expires_at <= claim_deduplication.at
     RETURNING d.message_id INTO answer;
     IF NOT FOUND THEN
+        -- A window set to 0 since the entry was made turns deduplication off at once.
         SELECT d.message_id INTO answer
           FROM psqlqueue.deduplications AS d
+          JOIN psqlqueue.queues AS q ON q.id = d.queue_id
          WHERE d.queue_id = claim_deduplication.queue
            AND d.deduplication_id = claim_deduplication.deduplication_id
-           AND d.expires_at > claim_deduplication.at;
+           AND d.expires_at > claim_deduplication.at
+           AND q.deduplication_window_seconds > 0;
     END IF;
     -- No entry: the window is 0 (deduplication off) or the queue does not exist (the send's
     -- INSERT says so).
@@ -419,7 +422,11 @@ BEGIN
     END IF;
     PERFORM psqlqueue.lock_group(NEW.queue_id, NEW.group_id);
     NEW.group_seq := nextval('psqlqueue.group_seq');
-    IF psqlqueue.group_has_head(NEW.queue_id, NEW.group_id, clock_timestamp()) THEN
+    -- Behind any live message of the group, parked ones included: when the head has expired
+    -- and awaits the sweep, the group has no head, yet its parked messages came first.
+    IF EXISTS (SELECT FROM psqlqueue.messages AS m
+                WHERE m.queue_id = NEW.queue_id AND m.group_id = NEW.group_id
+                  AND m.expires_at > clock_timestamp()) THEN
         NEW.not_before := NEW.visible_at;
         NEW.visible_at := 'infinity';
     ELSE
@@ -577,8 +584,9 @@ BEGIN
         IF NOT FOUND THEN
             SELECT d.delivered INTO copies
               FROM psqlqueue.topic_deduplications AS d
+              JOIN psqlqueue.topics AS t ON t.id = d.topic_id
              WHERE d.topic_id = publish.topic AND d.deduplication_id = publish.deduplication_id
-               AND d.expires_at > at;
+               AND d.expires_at > at AND t.deduplication_window_seconds > 0;
             IF FOUND THEN
                 RETURN copies;  -- a duplicate: the first publish's count, nothing written
             END IF;
@@ -867,8 +875,9 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    at timestamptz := clock_timestamp();
+    at timestamptz;
     moved int;
+    step int;
     woken text[];
 BEGIN
     IF redrive."limit" IS NULL OR redrive."limit" NOT BETWEEN 1 AND 100000 THEN
@@ -889,46 +898,54 @@ BEGIN
     -- Oldest first, skipping messages someone holds (leased right now, or locked by another
     -- redrive or receive). With a target every message moves; without one, only dead letters
     -- whose source queue still exists, each source locked against deletion like the target.
-    IF redrive.target_queue IS NOT NULL THEN
-        WITH picked AS (
-            SELECT m.id
-              FROM psqlqueue.messages AS m
-             WHERE m.queue_id = redrive.queue AND m.visible_at <= at AND m.expires_at > at
-             ORDER BY m.visible_at, m.id
-             LIMIT redrive."limit"
-               FOR UPDATE OF m SKIP LOCKED
-        )
-        UPDATE psqlqueue.messages AS m
-           SET queue_id = redrive.target_queue, source_queue_id = NULL, delivery_attempts = 0,
-               visible_at = at, receipt = NULL
-          FROM picked AS p
-         WHERE m.queue_id = redrive.queue AND m.id = p.id;
-        GET DIAGNOSTICS moved = ROW_COUNT;
-        IF moved > 0 THEN
-            woken := ARRAY[redrive.target_queue];
-        END IF;
-    ELSE
-        WITH picked AS (
-            SELECT m.id, src.id AS source
-              FROM psqlqueue.messages AS m
-              JOIN psqlqueue.queues AS src ON src.id = m.source_queue_id
-             WHERE m.queue_id = redrive.queue AND m.visible_at <= at AND m.expires_at > at
-             ORDER BY m.visible_at, m.id
-             LIMIT redrive."limit"
-               FOR UPDATE OF m SKIP LOCKED
-               FOR KEY SHARE OF src
-        ), sent AS (
+    -- Moving a group's head makes the group's next message deliverable (groups.sql) after the
+    -- statement: another pass takes it, so one call moves grouped messages too, in order.
+    moved := 0;
+    LOOP
+        at := clock_timestamp();
+        IF redrive.target_queue IS NOT NULL THEN
+            WITH picked AS (
+                SELECT m.id
+                  FROM psqlqueue.messages AS m
+                 WHERE m.queue_id = redrive.queue AND m.visible_at <= at AND m.expires_at > at
+                 ORDER BY m.visible_at, m.id
+                 LIMIT redrive."limit" - moved
+                   FOR UPDATE OF m SKIP LOCKED
+            )
             UPDATE psqlqueue.messages AS m
-               SET queue_id = p.source, source_queue_id = NULL, delivery_attempts = 0, visible_at = at,
-                   receipt = NULL
+               SET queue_id = redrive.target_queue, source_queue_id = NULL, delivery_attempts = 0,
+                   visible_at = at, receipt = NULL
               FROM picked AS p
-             WHERE m.queue_id = redrive.queue AND m.id = p.id
-            RETURNING m.queue_id
-        )
-        SELECT count(*), array_agg(DISTINCT s.queue_id) INTO moved, woken FROM sent AS s;
-    END IF;
+             WHERE m.queue_id = redrive.queue AND m.id = p.id;
+            GET DIAGNOSTICS step = ROW_COUNT;
+            IF step > 0 THEN
+                woken := ARRAY[redrive.target_queue];
+            END IF;
+        ELSE
+            WITH picked AS (
+                SELECT m.id, src.id AS source
+                  FROM psqlqueue.messages AS m
+                  JOIN psqlqueue.queues AS src ON src.id = m.source_queue_id
+                 WHERE m.queue_id = redrive.queue AND m.visible_at <= at AND m.expires_at > at
+                 ORDER BY m.visible_at, m.id
+                 LIMIT redrive."limit" - moved
+                   FOR UPDATE OF m SKIP LOCKED
+                   FOR KEY SHARE OF src
+            ), sent AS (
+                UPDATE psqlqueue.messages AS m
+                   SET queue_id = p.source, source_queue_id = NULL, delivery_attempts = 0, visible_at = at,
+                       receipt = NULL
+                  FROM picked AS p
+                 WHERE m.queue_id = redrive.queue AND m.id = p.id
+                RETURNING m.queue_id
+            )
+            SELECT count(*), array_cat(woken, array_agg(DISTINCT s.queue_id)) INTO step, woken FROM sent AS s;
+        END IF;
+        moved := moved + step;
+        EXIT WHEN step = 0 OR moved >= redrive."limit";
+    END LOOP;
     IF woken IS NOT NULL THEN
-        PERFORM psqlqueue.announce(w) FROM unnest(woken) AS w;
+        PERFORM psqlqueue.announce(w.queue_id) FROM (SELECT DISTINCT x FROM unnest(woken) AS x) AS w(queue_id);
     END IF;
     RETURN moved;
 END

@@ -205,8 +205,9 @@ BEGIN
         IF NOT FOUND THEN
             SELECT d.delivered INTO copies
               FROM psqlqueue.topic_deduplications AS d
+              JOIN psqlqueue.topics AS t ON t.id = d.topic_id
              WHERE d.topic_id = publish.topic AND d.deduplication_id = publish.deduplication_id
-               AND d.expires_at > at;
+               AND d.expires_at > at AND t.deduplication_window_seconds > 0;
             IF FOUND THEN
                 RETURN copies;  -- a duplicate: the first publish's count, nothing written
             END IF;

@@ -64,6 +64,7 @@ pub(crate) fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(queues::cleanup))
         .routes(routes!(queues::redrive))
         .routes(routes!(messages::receive, messages::send))
+        .routes(routes!(messages::send_batch))
         .routes(routes!(messages::ack))
         .routes(routes!(messages::nack))
         .routes(routes!(messages::extend))

@@ -192,7 +192,9 @@ fn need(method: &Method, path: &str, param: impl Fn(&str) -> Option<String>) -> 
             | "/v1/queues/{queue_id}/cleanup"
             | "/v1/queues/{queue_id}/redrive",
         ) => Need::On(MANAGE, queue()),
-        ("POST", "/v1/queues/{queue_id}/messages") => Need::On(SEND, queue()),
+        ("POST", "/v1/queues/{queue_id}/messages" | "/v1/queues/{queue_id}/messages/batch") => {
+            Need::On(SEND, queue())
+        }
         ("GET", "/v1/queues/{queue_id}/messages") => Need::On(CONSUME, queue()),
         (
             "PUT",

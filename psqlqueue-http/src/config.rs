@@ -2,7 +2,9 @@
 //! read from a `.env` file found upward from the working directory).
 
 use crate::auth::{AuthMode, MAX_CACHE_SECONDS};
+use crate::startup::StartupError;
 use clap::{Args, Parser, Subcommand};
+use std::time::Duration;
 
 /// psqlqueue: a message queue inside PostgreSQL, over HTTP.
 #[derive(Debug, Parser)]
@@ -155,6 +157,21 @@ pub(crate) struct ServerArgs {
         value_parser = clap::value_parser!(u64).range(1..=3600)
     )]
     pub server_request_timeout_seconds: u64,
+    /// Seconds a request's body may take to arrive whole, counted from the end of its headers;
+    /// beyond, the client gets 408 (code 2) and the connection is closed. A setting of its own
+    /// rather than the request timeout: that one also covers a long poll's wait and the
+    /// database, while a body, at most PSQLQUEUE_SERVER_MAX_BODY_BYTES, needs only the
+    /// network, so a client that trickles it is cut off sooner (10 s lets the default 256 KiB
+    /// through at 26 KiB/s; raise it with the body limit for slow links). The header timeout
+    /// does not fit either: it bounds idle connections and is longer than a request may live.
+    /// Default 10, or the request timeout when that is shorter; set above it, the server does
+    /// not start.
+    #[arg(
+        long,
+        env = "PSQLQUEUE_SERVER_BODY_TIMEOUT_SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub server_body_timeout_seconds: Option<u64>,
     /// Requests served at once; more answer 503 at once (long polls count while they wait).
     #[arg(
         long,
@@ -207,6 +224,27 @@ pub(crate) struct ServerArgs {
     pub sweep: SweepArgs,
 }
 
+/// The body-read deadline when PSQLQUEUE_SERVER_BODY_TIMEOUT_SECONDS is not set (shortened to
+/// the request timeout when that is less).
+const DEFAULT_BODY_TIMEOUT_SECONDS: u64 = 10;
+
+impl ServerArgs {
+    /// The body-read deadline: the setting, or its default; a setting longer than the request
+    /// timeout is refused, since the request's deadline would always end the read first and
+    /// answer 503 where the client's slowness deserves 408.
+    pub(crate) fn body_timeout(&self) -> Result<Duration, StartupError> {
+        let request = self.server_request_timeout_seconds;
+        let body = match self.server_body_timeout_seconds {
+            Some(body) if body > request => {
+                return Err(StartupError::BodyTimeout { body, request });
+            }
+            Some(body) => body,
+            None => DEFAULT_BODY_TIMEOUT_SECONDS.min(request),
+        };
+        Ok(Duration::from_secs(body))
+    }
+}
+
 /// The sweeper: how often this sidecar asks the extension to delete expired messages.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct SweepArgs {
@@ -229,4 +267,43 @@ pub(crate) struct SweepArgs {
         value_parser = clap::value_parser!(i32).range(1..=SWEEP_MAX_ROWS)
     )]
     pub sweep_batch: i32,
+}
+
+#[cfg(test)]
+mod unit {
+    use super::{Cli, Command};
+    use clap::Parser;
+    use std::time::Duration;
+
+    /// The body-read deadline `psqlqueue server` would use with these flags.
+    fn body_timeout(flags: &[&str]) -> Result<Duration, String> {
+        let args = ["psqlqueue", "server", "--database-url", "host=nowhere"]
+            .iter()
+            .chain(flags);
+        match Cli::try_parse_from(args)
+            .map_err(|e| e.to_string())?
+            .command
+        {
+            Command::Server(server) => server.body_timeout().map_err(|e| e.to_string()),
+            other => Err(format!("not the server: {other:?}")),
+        }
+    }
+
+    #[test]
+    fn the_body_timeout_defaults_to_10_s_or_the_request_timeout_and_never_exceeds_it() {
+        let request = "--server-request-timeout-seconds";
+        let body = "--server-body-timeout-seconds";
+        assert_eq!(body_timeout(&[request, "30"]), Ok(Duration::from_secs(10)));
+        assert_eq!(body_timeout(&[request, "3"]), Ok(Duration::from_secs(3)));
+        assert_eq!(
+            body_timeout(&[request, "30", body, "30"]),
+            Ok(Duration::from_secs(30))
+        );
+        let refused = body_timeout(&[request, "5", body, "6"]);
+        assert!(
+            refused.as_ref().is_err_and(|e| e.contains("(6) exceeds")),
+            "{refused:?}"
+        );
+        assert!(body_timeout(&[request, "30", body, "0"]).is_err());
+    }
 }

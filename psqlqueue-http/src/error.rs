@@ -13,7 +13,8 @@ use utoipa::ToSchema;
 pub(crate) enum ErrorCode {
     /// The server failed (500), or the database is unreachable (503).
     Internal = 1,
-    /// The request could not be read, or no route has it.
+    /// The request could not be read (bad syntax, too large, its body too slow), or no route
+    /// has it.
     Malformed = 2,
     /// The request was read but breaks a rule.
     Invalid = 3,
@@ -75,6 +76,10 @@ pub(crate) enum ApiError {
     Invalid(String),
     /// The body is over the size limit.
     TooLarge(String),
+    /// The body did not arrive whole within the body-read deadline (trickled, or stopped
+    /// mid-way): 408, the client's doing, so code 2 like the other unreadable requests and
+    /// never a 503 (which would invite a retry of the same slow upload).
+    BodyTimeout(String),
     QueueNotFound(String),
     MessageNotFound(String),
     TopicNotFound(String),
@@ -122,6 +127,12 @@ impl ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 C::Malformed,
                 "request body too large",
+                Some(d),
+            ),
+            ApiError::BodyTimeout(d) => (
+                StatusCode::REQUEST_TIMEOUT,
+                C::Malformed,
+                "request body timed out",
                 Some(d),
             ),
             ApiError::QueueNotFound(d) => (
@@ -223,9 +234,10 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        // A body refused for its size is left unread, so the connection cannot carry another
-        // request: say so, or a keep-alive client sends its next request into a closed socket.
-        let close = matches!(self, ApiError::TooLarge(_));
+        // A body refused for its size or its slowness is left unread, so the connection cannot
+        // carry another request: say so, or a keep-alive client sends its next request into a
+        // closed socket.
+        let close = matches!(self, ApiError::TooLarge(_) | ApiError::BodyTimeout(_));
         let (status, body) = self.parts();
         let mut response = (status, Json(body)).into_response();
         if close {

@@ -8,8 +8,11 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 /// A JSON body. Content-Type is not required (curl's `--data` sends a form type), size is
-/// limited by the router's body limit (413), syntax errors are "malformed" (code 2) and type
-/// or missing-field errors "validation failed" (code 3), both naming the problem.
+/// limited by the router's body limit (413), time by the body-read deadline (408, code 2:
+/// `limits::enforce` reads every API route's body with [`body_bytes`] through
+/// `body_deadline` before the handler, so here it is already in memory), syntax errors are
+/// "malformed" (code 2) and type or missing-field errors "validation failed" (code 3), both
+/// naming the problem.
 #[derive(Debug)]
 pub(crate) struct ApiJson<T>(pub T);
 
@@ -22,7 +25,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// The raw body, with the size limit mapped to 413.
+/// The raw body, with the size limit mapped to 413 (and a body that breaks off to 400); the
+/// deadline around it is `body_deadline`'s.
 pub(crate) async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, state).await.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {

@@ -11,6 +11,7 @@
 mod access_log;
 mod app;
 mod auth;
+mod body_deadline;
 mod config;
 mod db;
 mod error;

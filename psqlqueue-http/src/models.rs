@@ -27,6 +27,11 @@ pub(crate) struct QueueRequest {
     /// Another existing queue, where spent messages go.
     #[schema(example = "my-dead-letters")]
     pub dead_letter_queue_id: Option<String>,
+    /// A send repeating a `deduplication_id` the queue saw within this many seconds returns the
+    /// first send's id and writes nothing (0..1209600, 0 off). When absent,
+    /// `psqlqueue.create_queue`'s default (300).
+    #[schema(example = 300)]
+    pub deduplication_window_seconds: Option<i32>,
 }
 
 /// New settings for a queue: all three, as `psqlqueue.update_queue` requires (a missing delay
@@ -39,6 +44,10 @@ pub(crate) struct QueueUpdateRequest {
     /// Both or neither, as on create; leaving them out clears the queue's dead-letter settings.
     pub max_delivery_attempts: Option<i32>,
     pub dead_letter_queue_id: Option<String>,
+    /// The deduplication window (0..1209600 seconds, 0 off); left out (or null), the queue's
+    /// current window is kept.
+    #[schema(example = 300)]
+    pub deduplication_window_seconds: Option<i32>,
 }
 
 /// A queue.
@@ -52,6 +61,8 @@ pub(crate) struct QueueResponse {
     pub max_delivery_attempts: Option<i32>,
     /// Null when the queue has no dead-letter queue.
     pub dead_letter_queue_id: Option<String>,
+    /// How long a deduplication id is remembered, in seconds (0: deduplication off).
+    pub deduplication_window_seconds: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -65,6 +76,7 @@ impl From<&Row> for QueueResponse {
             delivery_delay_seconds: row.get("delivery_delay_seconds"),
             max_delivery_attempts: row.get("max_delivery_attempts"),
             dead_letter_queue_id: row.get("dead_letter_queue_id"),
+            deduplication_window_seconds: row.get("deduplication_window_seconds"),
             created_at: row.get("created_at"),
             updated_at: row.get("updated_at"),
         }
@@ -91,6 +103,57 @@ pub(crate) struct MessageRequest {
     /// word the error), as they do for subscription filters.
     #[schema(value_type = Option<BTreeMap<String, String>>)]
     pub attributes: Option<Value>,
+    /// Seconds before the message becomes deliverable, instead of the queue's
+    /// `delivery_delay_seconds` (0..1209600 and less than the queue's retention).
+    #[schema(example = 10)]
+    pub delay_seconds: Option<i32>,
+    /// 1 to 128 characters. A send repeating one the queue saw within its
+    /// `deduplication_window_seconds` answers the first send's id and writes nothing, so a
+    /// client may retry a send whose answer it lost.
+    #[schema(example = "order-1234")]
+    pub deduplication_id: Option<String>,
+    /// 1 to 128 characters. Messages of one group in a queue are delivered in send order, one
+    /// at a time: the next waits until the one before it is acked or leaves the queue.
+    #[schema(example = "customer-42")]
+    pub group_id: Option<String>,
+}
+
+/// A batch of messages to send, all or nothing.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SendBatchRequest {
+    /// 1 to 1000 messages, each with the fields of a single send (`body` required; `label`,
+    /// `attributes`, `delay_seconds`, `deduplication_id`, `group_id` optional). Passed to
+    /// `psqlqueue.send_batch` as JSON, which judges it: an error names the first bad element
+    /// (`messages[i].field`) and nothing is sent.
+    #[schema(value_type = Vec<MessageRequest>)]
+    pub messages: Value,
+}
+
+/// The ids of a batch just sent, in the order of its messages (a duplicate's is the id of the
+/// message it repeats).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SendBatchResponse {
+    pub ids: Vec<String>,
+}
+
+/// A message to publish.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct PublishRequest {
+    #[schema(example = "message body")]
+    pub body: String,
+    #[schema(example = "my-label")]
+    pub label: Option<String>,
+    /// As for a send; subscription filters match against them.
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
+    pub attributes: Option<Value>,
+    /// 1 to 128 characters. A publish repeating one the topic saw within its
+    /// `deduplication_window_seconds` writes nothing and answers the first publish's count.
+    #[schema(example = "order-1234-created")]
+    pub deduplication_id: Option<String>,
+    /// 1 to 128 characters, carried by every copy: each queue delivers the group in order.
+    #[schema(example = "customer-42")]
+    pub group_id: Option<String>,
 }
 
 /// The id of a message just sent.
@@ -117,6 +180,8 @@ pub(crate) struct MessageResponse {
     pub receipt: String,
     /// When the lease ends unless acked, nacked or extended first.
     pub lease_expires_at: DateTime<Utc>,
+    /// The message's ordered group; null when it has none.
+    pub group_id: Option<String>,
 }
 
 impl From<&Row> for MessageResponse {
@@ -131,6 +196,7 @@ impl From<&Row> for MessageResponse {
             created_at: row.get("created_at"),
             receipt: row.get("receipt"),
             lease_expires_at: row.get("lease_expires_at"),
+            group_id: row.get("group_id"),
         }
     }
 }
@@ -258,12 +324,18 @@ pub(crate) struct RedriveResponse {
 pub(crate) struct TopicRequest {
     #[schema(example = "orders")]
     pub id: String,
+    /// A publish repeating a `deduplication_id` the topic saw within this many seconds writes
+    /// nothing (0..1209600, 0 off). When absent, `psqlqueue.create_topic`'s default (300).
+    #[schema(example = 300)]
+    pub deduplication_window_seconds: Option<i32>,
 }
 
 /// A topic.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct TopicResponse {
     pub id: String,
+    /// How long a deduplication id is remembered, in seconds (0: deduplication off).
+    pub deduplication_window_seconds: i32,
     pub created_at: DateTime<Utc>,
 }
 
@@ -271,6 +343,7 @@ impl From<&Row> for TopicResponse {
     fn from(row: &Row) -> Self {
         TopicResponse {
             id: row.get("id"),
+            deduplication_window_seconds: row.get("deduplication_window_seconds"),
             created_at: row.get("created_at"),
         }
     }
@@ -289,8 +362,11 @@ pub(crate) struct SubscriptionRequest {
     pub id: String,
     pub topic_id: String,
     pub queue_id: String,
-    /// Attribute name to accepted values; null or {} for every message.
-    #[schema(value_type = Option<BTreeMap<String, Vec<String>>>)]
+    /// Attribute name to a list of conditions, any of which will do (every name must match):
+    /// an exact string, or one of `{"prefix": s}`, `{"suffix": s}`, `{"anything-but": [s, ...]}`,
+    /// `{"exists": bool}`, `{"numeric": [op, n]}` / `{"numeric": [op, n, op, n]}`. Null or `{}`
+    /// for every message. Checked by the extension; returned as given.
+    #[schema(value_type = Option<Object>)]
     pub message_filters: Option<Value>,
 }
 
@@ -300,7 +376,8 @@ pub(crate) struct SubscriptionResponse {
     pub id: String,
     pub topic_id: String,
     pub queue_id: String,
-    #[schema(value_type = Option<BTreeMap<String, Vec<String>>>)]
+    /// The filter as it was given (see the create request).
+    #[schema(value_type = Option<Object>)]
     pub message_filters: Option<Value>,
     pub created_at: DateTime<Utc>,
 }

@@ -15,7 +15,13 @@ use utoipa::OpenApi;
             `lease_expires_at`. Pass the receipt to ack, nack and extend: they succeed only while \
             that lease holds, and answer 409 with code 11 once it has ended (the message may have \
             been delivered to another consumer since). Extend a lease you need longer before it \
-            ends. Without a receipt, ack and nack act on a message leased right now by anyone."
+            ends. Without a receipt, ack and nack act on a message leased right now by anyone.\n\n\
+            Producers: a send may carry its own `delay_seconds`, a `deduplication_id` (a repeat \
+            within the queue's `deduplication_window_seconds` answers the first send's id and \
+            writes nothing, so a send whose answer was lost can be retried) and a `group_id` \
+            (a group's messages are delivered in send order, one at a time). \
+            `POST /v1/queues/{queue_id}/messages/batch` sends up to 1000 messages, all or \
+            nothing. Publishing to a topic takes `deduplication_id` and `group_id` too."
     ),
     components(schemas(
         ErrorResponse,
@@ -26,6 +32,8 @@ use utoipa::OpenApi;
         QueueStatsResponse,
         MessageRequest,
         MessageCreatedResponse,
+        SendBatchRequest,
+        SendBatchResponse,
         MessageResponse,
         MessageListResponse,
         AckRequest,
@@ -41,6 +49,7 @@ use utoipa::OpenApi;
         RedriveResponse,
         TopicRequest,
         TopicResponse,
+        PublishRequest,
         PublishResponse,
         SubscriptionRequest,
         SubscriptionResponse,

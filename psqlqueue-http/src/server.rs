@@ -1,6 +1,7 @@
 //! Serving: the API (HTTP/1.1, with a header read timeout that runs from a connection's first
-//! moment, a cap on open connections, back-off on accept errors and graceful shutdown), the
-//! metrics server and the sweeper of expired messages.
+//! moment, a body read deadline from the headers' end (`body_deadline`, applied by
+//! `limits::enforce`), a cap on open connections, back-off on accept errors and graceful
+//! shutdown), the metrics server and the sweeper of expired messages.
 
 use crate::app::{app, metrics_app};
 use crate::auth::{Auth, AuthMode};
@@ -39,6 +40,8 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// Runs both servers and the sweeper until SIGINT or SIGTERM, then drains requests, lets the
 /// sweeper finish its batch and closes the pool.
 pub(crate) async fn run(args: ServerArgs) -> Result<(), StartupError> {
+    // Settings first: a bad combination stops the server before it touches the database.
+    let body_timeout = args.body_timeout()?;
     let db = db::connect(&args.database).await?;
     let metrics = Arc::new(Metrics::new().map_err(StartupError::Metrics)?);
     let wakeups = Arc::new(Wakeups::default());
@@ -89,6 +92,7 @@ pub(crate) async fn run(args: ServerArgs) -> Result<(), StartupError> {
     let limits = Limits::new(
         args.server_max_concurrent_requests,
         Duration::from_secs(args.server_request_timeout_seconds),
+        body_timeout,
     );
     let api_server = tokio::spawn(serve_api(
         api_listener,

@@ -10,6 +10,8 @@ pub(crate) enum StartupError {
     DatabaseUrl(tokio_postgres::Error),
     /// More connections to open at start than the pool may hold.
     PoolSizes { min: u32, max: u32 },
+    /// A body-read deadline longer than the request's own.
+    BodyTimeout { body: u64, request: u64 },
     /// The pool could not be built.
     Pool(deadpool_postgres::BuildError),
     /// The database does not answer.
@@ -37,6 +39,11 @@ impl fmt::Display for StartupError {
             StartupError::PoolSizes { min, max } => write!(
                 f,
                 "PSQLQUEUE_DATABASE_MIN_CONNS ({min}) exceeds PSQLQUEUE_DATABASE_MAX_CONNS ({max})"
+            ),
+            StartupError::BodyTimeout { body, request } => write!(
+                f,
+                "PSQLQUEUE_SERVER_BODY_TIMEOUT_SECONDS ({body}) exceeds \
+                 PSQLQUEUE_SERVER_REQUEST_TIMEOUT_SECONDS ({request})"
             ),
             StartupError::Pool(e) => write!(f, "cannot build the connection pool: {e}"),
             StartupError::Connect(e) => write!(f, "cannot connect to the database: {e}"),
@@ -77,7 +84,9 @@ impl std::error::Error for StartupError {
             StartupError::Connect(e) => Some(e),
             StartupError::Metrics(e) => Some(e),
             StartupError::Bind { source, .. } => Some(source),
-            StartupError::PoolSizes { .. } | StartupError::ExtensionMissing(_) => None,
+            StartupError::PoolSizes { .. }
+            | StartupError::BodyTimeout { .. }
+            | StartupError::ExtensionMissing(_) => None,
         }
     }
 }

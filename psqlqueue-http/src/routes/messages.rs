@@ -3,7 +3,7 @@ use crate::extract::{ApiJson, ApiQuery, Path, optional_body};
 use crate::models::{
     AckBatchResponse, AckRequest, BatchFailure, BatchRequest, DEFAULT_LIMIT, ExtendRequest,
     ExtendResponse, MessageCreatedResponse, MessageListResponse, MessageRequest, MessageResponse,
-    NackBatchResponse, NackRequest, ReceiveParams,
+    NackBatchResponse, NackRequest, ReceiveParams, SendBatchRequest, SendBatchResponse,
 };
 use crate::state::AppState;
 use crate::wakeups::{self, Wakeups};
@@ -13,7 +13,8 @@ use axum::http::StatusCode;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Sends a message to a queue.
+/// Sends a message to a queue. With a `deduplication_id` seen by the queue within its
+/// deduplication window, answers the first send's id (201 again) and writes nothing.
 #[utoipa::path(post, path = "/v1/queues/{queue_id}/messages", tag = "messages", request_body = MessageRequest,
     responses((status = 201, body = MessageCreatedResponse), (status = 400, body = ErrorResponse),
               (status = 404, body = ErrorResponse), (status = 413, body = ErrorResponse)))]
@@ -22,11 +23,20 @@ pub(crate) async fn send(
     Path(queue): Path<String>,
     ApiJson(req): ApiJson<MessageRequest>,
 ) -> Result<(StatusCode, Json<MessageCreatedResponse>), ApiError> {
+    // The options left out are NULL, which is what send's defaults are.
     let row = state
         .db
         .query_one(
-            "SELECT psqlqueue.send($1, $2, $3, $4)",
-            &[&queue, &req.body, &req.label, &req.attributes],
+            "SELECT psqlqueue.send($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &queue,
+                &req.body,
+                &req.label,
+                &req.attributes,
+                &req.delay_seconds,
+                &req.deduplication_id,
+                &req.group_id,
+            ],
         )
         .await?;
     Ok((
@@ -35,11 +45,38 @@ pub(crate) async fn send(
     ))
 }
 
+/// Sends up to 1000 messages to a queue in one statement, all or nothing: one bad message
+/// (named by its 0-based index, `messages[i]`) and none is sent. The ids come in the order of
+/// the messages.
+#[utoipa::path(post, path = "/v1/queues/{queue_id}/messages/batch", tag = "messages",
+    request_body = SendBatchRequest,
+    responses((status = 201, body = SendBatchResponse), (status = 400, body = ErrorResponse),
+              (status = 404, body = ErrorResponse), (status = 413, body = ErrorResponse)))]
+pub(crate) async fn send_batch(
+    State(state): State<AppState>,
+    Path(queue): Path<String>,
+    ApiJson(req): ApiJson<SendBatchRequest>,
+) -> Result<(StatusCode, Json<SendBatchResponse>), ApiError> {
+    let rows = state
+        .db
+        .query(
+            "SELECT psqlqueue.send_batch($1, $2)",
+            &[&queue, &req.messages],
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(SendBatchResponse {
+            ids: rows.iter().map(|row| row.get(0)).collect(),
+        }),
+    ))
+}
+
 /// Longest long-poll wait a receive may ask for, in seconds (as SQS).
 pub(crate) const MAX_WAIT_SECONDS: i32 = 20;
 
 const RECEIVE: &str = "SELECT id, queue_id, label, body, attributes, delivery_attempts, created_at,
-                              receipt, lease_expires_at
+                              receipt, lease_expires_at, group_id
                          FROM psqlqueue.receive($1, $2, $3)";
 
 /// Receives (leases) messages, oldest first. With `wait_seconds`, waits up to that long for

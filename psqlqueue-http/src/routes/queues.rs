@@ -9,6 +9,7 @@ use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
+use tokio_postgres::types::ToSql;
 
 /// Creates a queue.
 #[utoipa::path(post, path = "/v1/queues", tag = "queues", request_body = QueueRequest,
@@ -23,42 +24,34 @@ pub(crate) async fn create(
     if let Some(target) = &req.dead_letter_queue_id {
         caller.require(Action::Manage, target)?;
     }
-    // Without a delay, the SQL function's own default applies (one statement each). The
-    // dead-letter settings are NULL when absent, which is what "not set" means to SQL.
-    let row = match req.delivery_delay_seconds {
-        Some(delay) => {
-            state
-                .db
-                .query_one(
-                    "SELECT * FROM psqlqueue.create_queue($1, $2, $3, $4, $5, $6)",
-                    &[
-                        &req.id,
-                        &req.ack_deadline_seconds,
-                        &req.message_retention_seconds,
-                        &delay,
-                        &req.max_delivery_attempts,
-                        &req.dead_letter_queue_id,
-                    ],
-                )
-                .await?
+    // The dead-letter settings are NULL when absent, which is what "not set" means to SQL.
+    // A delay or deduplication window left out is left out of the call too, so the SQL
+    // function's own default applies (one statement either way).
+    let mut call = String::from(
+        "SELECT * FROM psqlqueue.create_queue($1, $2, $3, \
+         max_delivery_attempts => $4, dead_letter_queue_id => $5",
+    );
+    let mut args: Vec<&(dyn ToSql + Sync)> = vec![
+        &req.id,
+        &req.ack_deadline_seconds,
+        &req.message_retention_seconds,
+        &req.max_delivery_attempts,
+        &req.dead_letter_queue_id,
+    ];
+    for (name, value) in [
+        ("delivery_delay_seconds", &req.delivery_delay_seconds),
+        (
+            "deduplication_window_seconds",
+            &req.deduplication_window_seconds,
+        ),
+    ] {
+        if let Some(value) = value {
+            args.push(value);
+            call.push_str(&format!(", {name} => ${}", args.len()));
         }
-        None => {
-            state
-                .db
-                .query_one(
-                    "SELECT * FROM psqlqueue.create_queue($1, $2, $3,
-                         max_delivery_attempts => $4, dead_letter_queue_id => $5)",
-                    &[
-                        &req.id,
-                        &req.ack_deadline_seconds,
-                        &req.message_retention_seconds,
-                        &req.max_delivery_attempts,
-                        &req.dead_letter_queue_id,
-                    ],
-                )
-                .await?
-        }
-    };
+    }
+    call.push(')');
+    let row = state.db.query_one(&call, &args).await?;
     Ok((StatusCode::CREATED, Json(QueueResponse::from(&row))))
 }
 
@@ -106,7 +99,7 @@ pub(crate) async fn update(
     let row = state
         .db
         .query_one(
-            "SELECT * FROM psqlqueue.update_queue($1, $2, $3, $4, $5, $6)",
+            "SELECT * FROM psqlqueue.update_queue($1, $2, $3, $4, $5, $6, $7)",
             &[
                 &id,
                 &req.ack_deadline_seconds,
@@ -114,6 +107,8 @@ pub(crate) async fn update(
                 &req.delivery_delay_seconds,
                 &req.max_delivery_attempts,
                 &req.dead_letter_queue_id,
+                // NULL (left out) keeps the queue's window.
+                &req.deduplication_window_seconds,
             ],
         )
         .await?;

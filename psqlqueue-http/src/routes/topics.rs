@@ -2,7 +2,7 @@ use crate::auth::{Action, Caller};
 use crate::error::{ApiError, ErrorResponse};
 use crate::extract::{ApiJson, ApiQuery, Path};
 use crate::models::{
-    MessageRequest, Page, PageParams, PublishResponse, TopicRequest, TopicResponse,
+    Page, PageParams, PublishRequest, PublishResponse, TopicRequest, TopicResponse,
 };
 use crate::state::AppState;
 use axum::extract::State;
@@ -18,10 +18,24 @@ pub(crate) async fn create(
     ApiJson(req): ApiJson<TopicRequest>,
 ) -> Result<(StatusCode, Json<TopicResponse>), ApiError> {
     caller.require(Action::Manage, &req.id)?;
-    let row = state
-        .db
-        .query_one("SELECT * FROM psqlqueue.create_topic($1)", &[&req.id])
-        .await?;
+    // Without a window, create_topic's own default applies.
+    let row = match req.deduplication_window_seconds {
+        Some(window) => {
+            state
+                .db
+                .query_one(
+                    "SELECT * FROM psqlqueue.create_topic($1, $2)",
+                    &[&req.id, &window],
+                )
+                .await?
+        }
+        None => {
+            state
+                .db
+                .query_one("SELECT * FROM psqlqueue.create_topic($1)", &[&req.id])
+                .await?
+        }
+    };
     Ok((StatusCode::CREATED, Json(TopicResponse::from(&row))))
 }
 
@@ -68,20 +82,30 @@ pub(crate) async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Publishes a message to every subscribed queue whose filter matches.
-#[utoipa::path(post, path = "/v1/topics/{topic_id}/messages", tag = "topics", request_body = MessageRequest,
+/// Publishes a message to every subscribed queue whose filter matches. With a
+/// `deduplication_id` seen by the topic within its deduplication window, writes nothing and
+/// answers the first publish's count.
+#[utoipa::path(post, path = "/v1/topics/{topic_id}/messages", tag = "topics", request_body = PublishRequest,
     responses((status = 201, body = PublishResponse), (status = 400, body = ErrorResponse),
               (status = 404, body = ErrorResponse), (status = 413, body = ErrorResponse)))]
 pub(crate) async fn publish(
     State(state): State<AppState>,
     Path(topic): Path<String>,
-    ApiJson(req): ApiJson<MessageRequest>,
+    ApiJson(req): ApiJson<PublishRequest>,
 ) -> Result<(StatusCode, Json<PublishResponse>), ApiError> {
+    // The options left out are NULL, which is what publish's defaults are.
     let row = state
         .db
         .query_one(
-            "SELECT psqlqueue.publish($1, $2, $3, $4)",
-            &[&topic, &req.body, &req.attributes, &req.label],
+            "SELECT psqlqueue.publish($1, $2, $3, $4, $5, $6)",
+            &[
+                &topic,
+                &req.body,
+                &req.attributes,
+                &req.label,
+                &req.deduplication_id,
+                &req.group_id,
+            ],
         )
         .await?;
     Ok((

@@ -137,6 +137,14 @@ fn cases() -> Vec<Case> {
             201,
         ),
         case(
+            M::POST,
+            "/v1/queues/{queue_id}/messages/batch",
+            "/v1/queues/orders/messages/batch",
+            Some(r#"{"messages": [{"body": "b1"}, {"body": "b2"}]}"#),
+            ("send:orders", "consume:orders"),
+            201,
+        ),
+        case(
             M::GET,
             "/v1/queues/{queue_id}/messages",
             "/v1/queues/orders/messages",

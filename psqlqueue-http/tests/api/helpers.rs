@@ -306,3 +306,18 @@ pub async fn create_queue(app: &TestApp, id: &str, ack_deadline_seconds: i32) {
     let (status, json) = app.post("/v1/queues", &body).await;
     assert_eq!(status, 201, "{json}");
 }
+
+/// Rows of the queues, messages, topics and subscriptions tables, in that order: what a test
+/// compares before and after inputs that must write nothing.
+pub async fn row_counts(app: &TestApp) -> Vec<i64> {
+    let client = app.db().connect().await;
+    let row = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM psqlqueue.queues), (SELECT count(*) FROM psqlqueue.messages),
+                    (SELECT count(*) FROM psqlqueue.topics), (SELECT count(*) FROM psqlqueue.subscriptions)",
+            &[],
+        )
+        .await
+        .expect("counts");
+    (0..4).map(|i| row.get(i)).collect()
+}

@@ -1,13 +1,15 @@
 //! Hostile inputs, generated: 240 requests built from a fixed seed out of random bytes,
 //! truncated and deeply nested JSON, numbers beyond every type, NUL and invalid UTF-8 inside
 //! strings, over-long and odd path segments, and oversized headers, across every route that
-//! reads input. None may answer 5xx, none may crash a database backend (a witness connection
+//! reads input; then every body route's body trickled and stopped mid-way (`slow_bodies.rs`
+//! has their exact answers and timings). None may answer 5xx, none may crash a database backend (a witness connection
 //! opened before must still answer after: a crashed backend makes PostgreSQL reset every
 //! session), nothing may be written, and the sidecar's memory may grow by less than 64 MiB.
 //! `bad_inputs.rs` holds the hand-written corpus with exact answers; this one asserts only the
 //! properties, over inputs nobody chose.
 
-use crate::helpers::{create_queue, spawn_app_with};
+use crate::helpers::{create_queue, row_counts, spawn_app_with};
+use crate::slow_bodies::{SlowRequest, assert_body_timed_out};
 use reqwest::Method;
 use serde_json::Value;
 
@@ -177,19 +179,6 @@ fn odd_segment(rng: &mut Rng) -> String {
     }
 }
 
-async fn counts(app: &crate::helpers::TestApp) -> Vec<i64> {
-    let client = app.db().connect().await;
-    let row = client
-        .query_one(
-            "SELECT (SELECT count(*) FROM psqlqueue.queues), (SELECT count(*) FROM psqlqueue.messages),
-                    (SELECT count(*) FROM psqlqueue.topics), (SELECT count(*) FROM psqlqueue.subscriptions)",
-            &[],
-        )
-        .await
-        .expect("counts");
-    (0..4).map(|i| row.get(i)).collect()
-}
-
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -203,8 +192,13 @@ fn rss_kib(pid: u32) -> u64 {
 
 #[tokio::test]
 async fn generated_hostile_inputs_never_answer_5xx_crash_or_write() {
-    // Room for bodies over the extension's own limits, so those are what refuse them.
-    let app = spawn_app_with(&[("PSQLQUEUE_SERVER_MAX_BODY_BYTES", "4194304")]).await;
+    // Room for bodies over the extension's own limits, so those are what refuse them; a short
+    // body-read deadline, so the slow bodies end soon.
+    let app = spawn_app_with(&[
+        ("PSQLQUEUE_SERVER_MAX_BODY_BYTES", "4194304"),
+        ("PSQLQUEUE_SERVER_BODY_TIMEOUT_SECONDS", "1"),
+    ])
+    .await;
     create_queue(&app, "q", 30).await;
     assert_eq!(app.post("/v1/topics", r#"{"id": "t"}"#).await.0, 201);
     let (status, json) = app
@@ -215,7 +209,7 @@ async fn generated_hostile_inputs_never_answer_5xx_crash_or_write() {
         .await;
     assert_eq!(status, 201, "{json}");
     let witness = app.db().connect().await;
-    let before = counts(&app).await;
+    let before = row_counts(&app).await;
     let rss_before = rss_kib(app.pid());
 
     let mut rng = Rng(0x5eed_1234_abcd_0001);
@@ -273,6 +267,46 @@ async fn generated_hostile_inputs_never_answer_5xx_crash_or_write() {
         assert!(json["code"].is_u64(), "case {i}: {json}");
         *answered.entry(status).or_default() += 1;
     }
+    // Slow bodies, all at once (a slow body holds no slot of the concurrency limit): each
+    // body route's valid body trickled a byte every 250 ms, or half of it sent and then
+    // nothing. Sent whole, each would be accepted; cut off at the 1 s deadline, each is 408.
+    let mut slow = tokio::task::JoinSet::new();
+    for &(method, path, valid) in BODY_ROUTES {
+        for stalled in [false, true] {
+            let base = app.base.clone();
+            slow.spawn(async move {
+                let body = valid.as_bytes();
+                let mut request = SlowRequest::start(&base, method, path, body.len(), "").await;
+                let (piece, what) = if stalled {
+                    (body.len() / 2, "stopped mid-way")
+                } else {
+                    (1, "trickled")
+                };
+                let part = if stalled { &body[..piece] } else { body };
+                let (answer, _) = request
+                    .trickle(
+                        part,
+                        piece,
+                        std::time::Duration::from_millis(250),
+                        std::time::Duration::from_secs(4),
+                    )
+                    .await;
+                let closed = request.closed(std::time::Duration::from_secs(1)).await;
+                (format!("{what} {method} {path}"), answer, closed)
+            });
+        }
+    }
+    while let Some(joined) = slow.join_next().await {
+        let (what, answer, closed) = joined.expect("a slow body's task");
+        assert_body_timed_out(&answer, &what);
+        assert!(
+            answer.after <= std::time::Duration::from_secs(2),
+            "{what}: answered after {:?}",
+            answer.after
+        );
+        assert!(closed, "{what}: the connection is closed");
+        *answered.entry(answer.status).or_default() += 1;
+    }
     assert!(
         answered.values().sum::<u32>() >= 200,
         "only {answered:?} answered"
@@ -281,7 +315,7 @@ async fn generated_hostile_inputs_never_answer_5xx_crash_or_write() {
         .simple_query("SELECT 1")
         .await
         .expect("no backend crashed: the witness session survived");
-    assert_eq!(counts(&app).await, before, "nothing written");
+    assert_eq!(row_counts(&app).await, before, "nothing written");
     let grown = rss_kib(app.pid()).saturating_sub(rss_before);
     assert!(grown < 64 * 1024, "sidecar RSS grew {grown} KiB");
     eprintln!("hostile inputs by status: {answered:?}; sidecar RSS +{grown} KiB");

@@ -10,6 +10,8 @@ mod hostile;
 mod leases;
 mod long_poll;
 mod operations;
+mod producers;
 mod rest;
+mod slow_bodies;
 mod sweeper;
 mod walkthrough;

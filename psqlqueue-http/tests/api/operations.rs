@@ -349,6 +349,18 @@ async fn out_of_range_settings_are_refused_at_start() {
         ),
         ("PSQLQUEUE_SWEEP_BATCH", "100001", "sweep-batch"),
         (
+            "PSQLQUEUE_SERVER_BODY_TIMEOUT_SECONDS",
+            "0",
+            "server-body-timeout-seconds",
+        ),
+        // Longer than the request timeout (30 s by default): the request's deadline would
+        // always end the read first.
+        (
+            "PSQLQUEUE_SERVER_BODY_TIMEOUT_SECONDS",
+            "31",
+            "PSQLQUEUE_SERVER_BODY_TIMEOUT_SECONDS (31) exceeds",
+        ),
+        (
             "PSQLQUEUE_DATABASE_MIN_CONNS",
             "17",
             "PSQLQUEUE_DATABASE_MIN_CONNS (17) exceeds",
