@@ -126,7 +126,10 @@ async fn a_dump_restores_every_queue_message_lease_topic_subscription_and_token(
         .get(0);
     let before = contents(&client).await;
     assert!(before.contains("spent"), "{before}");
-    assert!(before.contains("infinity"), "g2 is parked behind g1: {before}");
+    assert!(
+        before.contains("infinity"),
+        "g2 is parked behind g1: {before}"
+    );
 
     let dump = run("pg_dump", &["--no-owner", "-d", &source.url()], None);
     let target = TestDb::empty().await;

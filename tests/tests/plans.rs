@@ -223,7 +223,12 @@ async fn check_groups(db: &TestDb) {
         assert_eq!(got.len(), 10);
     }
     let plans = drain_plans(&mut notices);
-    check(&plans, "WITH head AS", 10.0, "receive from 1,000 groups of 20");
+    check(
+        &plans,
+        "WITH head AS",
+        10.0,
+        "receive from 1,000 groups of 20",
+    );
 }
 
 #[tokio::test]
