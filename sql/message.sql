@@ -241,7 +241,8 @@ COMMENT ON FUNCTION psqlqueue.attempts_spent(int, int) IS
     'max_delivery_attempts; NULL, never, when the queue has none). receive moves such a message to the '
     'dead-letter queue when its last lease has ended.';
 
-CREATE FUNCTION psqlqueue.receive(queue text, label text DEFAULT NULL, "limit" int DEFAULT 10)
+CREATE FUNCTION psqlqueue.receive(queue text, label text DEFAULT NULL, "limit" int DEFAULT 10,
+                                  visibility_timeout_seconds int DEFAULT NULL)
 RETURNS SETOF psqlqueue.received_message
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -277,6 +278,9 @@ BEGIN
         PERFORM psqlqueue.raise_invalid('limit',
             format('must be between 1 and 1000, got %s', coalesce(receive."limit"::text, 'null')));
     END IF;
+    IF receive.visibility_timeout_seconds IS NOT NULL THEN
+        PERFORM psqlqueue.check_lease_seconds('visibility_timeout_seconds', receive.visibility_timeout_seconds, 0);
+    END IF;
     -- One statement: lock the live deliverable head of the queue (skipping rows other receivers
     -- hold) and lease it for the queue's ack deadline with a new receipt. Expired rows are not
     -- part of the head, so however many lie ahead they never take a place of the limit; sweep
@@ -306,7 +310,8 @@ BEGIN
                source_queue_id = CASE WHEN psqlqueue.attempts_spent(m.delivery_attempts, q.max_delivery_attempts)
                                       THEN m.queue_id ELSE m.source_queue_id END,
                visible_at = CASE WHEN psqlqueue.attempts_spent(m.delivery_attempts, q.max_delivery_attempts)
-                                 THEN at ELSE at + make_interval(secs => q.ack_deadline_seconds) END,
+                                 THEN at ELSE at + make_interval(secs => coalesce(receive.visibility_timeout_seconds,
+                                                                                   q.ack_deadline_seconds)) END,
                delivery_attempts = CASE WHEN psqlqueue.attempts_spent(m.delivery_attempts, q.max_delivery_attempts)
                                         THEN 0 ELSE least(m.delivery_attempts, 2147483646) + 1 END,
                receipt = CASE WHEN psqlqueue.attempts_spent(m.delivery_attempts, q.max_delivery_attempts)
@@ -331,10 +336,11 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION psqlqueue.receive(text, text, int) IS
+COMMENT ON FUNCTION psqlqueue.receive(text, text, int, int) IS
     'Leases up to "limit" (1..1000) deliverable messages of a queue, oldest first, optionally only those with '
-    'the given label: each becomes invisible for the queue''s ack deadline (until lease_expires_at), its '
+    'the given label: each becomes invisible for visibility_timeout_seconds (0..43200; NULL: the queue''s ack '
+    'deadline), until lease_expires_at, its '
     'delivery_attempts grows by one and it gets a new receipt, the proof of this lease that ack, nack and extend '
     'check. Concurrent receivers never get the same message while its lease holds. A message that has had the '
     'queue''s max_delivery_attempts leases moves to its dead-letter queue instead. '
-    'Errors: 22023 bad limit, P0002 no such queue.';
+    'Errors: 22023 bad limit or visibility timeout, P0002 no such queue.';

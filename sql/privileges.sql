@@ -33,11 +33,12 @@ BEGIN
             'psqlqueue.get_queue(text)',
             'psqlqueue.get_topic(text)',
             'psqlqueue.list_queues(int, int)',
+            'psqlqueue.find_queues(text, text, int)',
             'psqlqueue.list_topics(int, int)'
         ]) AS f;
     ELSIF role_functions.kind = 'consumer' THEN
         RETURN QUERY SELECT f::regprocedure FROM unnest(ARRAY[
-            'psqlqueue.receive(text, text, int)',
+            'psqlqueue.receive(text, text, int, int)',
             'psqlqueue.ack(text, text, text)',
             'psqlqueue.nack(text, text, int, text)',
             'psqlqueue.extend(text, text, text, int)',
@@ -46,7 +47,9 @@ BEGIN
             'psqlqueue.listen_for(text, int)',
             'psqlqueue.get_queue(text)',
             'psqlqueue.list_queues(int, int)',
-            'psqlqueue.queue_stats(text)'
+            'psqlqueue.queue_stats(text)',
+            'psqlqueue.queue_counts(text)',
+            'psqlqueue.find_queues(text, text, int)'
         ]) AS f;
     ELSIF role_functions.kind IN ('admin', 'sidecar') THEN
         -- The sidecar's set is the admin's without token management: it checks tokens and never
@@ -192,8 +195,10 @@ ALTER FUNCTION psqlqueue.create_token(text, text[]) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.create_topic(text, int) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.delete_queue(text) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.delete_subscription(text) SECURITY DEFINER;
+ALTER FUNCTION psqlqueue.dead_letter_sources(text) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.delete_topic(text) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.extend(text, text, text, int) SECURITY DEFINER;
+ALTER FUNCTION psqlqueue.find_queues(text, text, int) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.get_queue(text) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.get_subscription(text) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.get_topic(text) SECURITY DEFINER;
@@ -206,9 +211,10 @@ ALTER FUNCTION psqlqueue.nack(text, text, int, text) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.nack_batch(text, text[], int, text[]) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.publish(text, text, jsonb, text, text, text) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.purge_queue(text) SECURITY DEFINER;
+ALTER FUNCTION psqlqueue.queue_counts(text) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.queue_metrics() SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.queue_stats(text) SECURITY DEFINER;
-ALTER FUNCTION psqlqueue.receive(text, text, int) SECURITY DEFINER;
+ALTER FUNCTION psqlqueue.receive(text, text, int, int) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.redrive(text, int, text) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.revoke_token(text) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.send(text, text, text, jsonb, int, text, text) SECURITY DEFINER;

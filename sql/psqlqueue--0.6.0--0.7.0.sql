@@ -382,6 +382,65 @@ COMMENT ON FUNCTION psqlqueue.send_batch(text, jsonb) IS
     'deduplication_id, group_id. A duplicate (per deduplication_id, also within the batch) answers the first''s '
     'id. Errors: 22023 a bad array or element (named by its 0-based index), P0002 no such queue.';
 
+CREATE FUNCTION psqlqueue.queue_counts(id text)
+RETURNS TABLE (deliverable bigint, in_flight bigint, delayed bigint, oldest_deliverable_age_seconds bigint)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    at timestamptz := clock_timestamp();
+BEGIN
+    PERFORM psqlqueue.get_queue(queue_counts.id);
+    -- queue_metrics' counts for one queue: one pass over its messages by the head index.
+    RETURN QUERY
+    SELECT count(*) FILTER (WHERE m.visible_at <= at),
+           count(*) FILTER (WHERE m.visible_at > at AND m.delivery_attempts > 0),
+           count(*) FILTER (WHERE m.visible_at > at AND m.delivery_attempts = 0),
+           coalesce(floor(extract(epoch FROM at - min(m.created_at) FILTER (WHERE m.visible_at <= at)))::bigint, 0)
+      FROM psqlqueue.messages AS m
+     WHERE m.queue_id = queue_counts.id AND m.expires_at > at;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.queue_counts(text) IS
+    'One queue''s live messages: deliverable now, in flight (leased or nacked with a timeout), delayed (never '
+    'delivered and not yet visible, parked group members included), and the age in seconds of the oldest '
+    'deliverable one. Errors: P0002 no such queue.';
+
+CREATE FUNCTION psqlqueue.dead_letter_sources(id text)
+RETURNS SETOF text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM psqlqueue.get_queue(dead_letter_sources.id);
+    RETURN QUERY SELECT q.id FROM psqlqueue.queues AS q WHERE q.dead_letter_queue_id = dead_letter_sources.id ORDER BY q.id;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.dead_letter_sources(text) IS
+    'The ids of the queues whose dead-letter queue this is, in order. Errors: P0002 no such queue.';
+
+CREATE FUNCTION psqlqueue.find_queues(prefix text DEFAULT NULL, after text DEFAULT NULL, "limit" int DEFAULT 1000)
+RETURNS SETOF psqlqueue.queues
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF find_queues."limit" IS NULL OR find_queues."limit" NOT BETWEEN 1 AND 1000 THEN
+        PERFORM psqlqueue.raise_invalid('limit', format('must be between 1 and 1000, got %s', coalesce(find_queues."limit"::text, 'null')));
+    END IF;
+    -- Keyset pagination: the page after the id "after", read from the primary key. The prefix is
+    -- matched as text (starts_with), so its _ and % are not patterns.
+    RETURN QUERY
+        SELECT q.* FROM psqlqueue.queues AS q
+         WHERE (find_queues.prefix IS NULL OR starts_with(q.id, find_queues.prefix))
+           AND (find_queues.after IS NULL OR q.id > find_queues.after)
+         ORDER BY q.id LIMIT find_queues."limit";
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.find_queues(text, text, int) IS
+    'Queues whose id starts with prefix (NULL: all), ordered by id, the page after the id "after" (NULL: the '
+    'first), at most "limit" (1..1000). Errors: 22023 bad limit.';
+
 -- groups.sql, whole.
 
 CREATE FUNCTION psqlqueue.lock_group(queue_id text, group_id text)
@@ -551,6 +610,110 @@ COMMENT ON FUNCTION psqlqueue.send(text, text, text, jsonb, int, text, text) IS
     'With a group_id (1 to 128 characters), the message is delivered after every earlier message of its group in '
     'this queue has been acked or has left it, one at a time. '
     'Errors: 22023 bad body, label, attributes, delay, deduplication or group id, P0002 no such queue.';
+
+CREATE FUNCTION psqlqueue.receive(queue text, label text DEFAULT NULL, "limit" int DEFAULT 10,
+                                  visibility_timeout_seconds int DEFAULT NULL)
+RETURNS SETOF psqlqueue.received_message
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+-- Plan the statement below once per session. Left to choose, PostgreSQL re-plans it on every
+-- call: the custom plan knows the limit, so the generic plan's guess (a tenth of the queue)
+-- always looks costlier, and planning costs several times running it. A generic plan cannot see
+-- this queue's size: it guesses the average queue. The lease is primary-key probes for an array
+-- of ids (estimated at ten), never a join whose size follows that guess. For the head, a
+-- parameterised LIMIT makes the planner expect to read a tenth of the matching rows, which
+-- favours the ordered range scan of (queue_id, visible_at, id) that stops at the limit. When the
+-- average queue is tiny, though, reading it whole by a bitmap scan and sorting it costs about the
+-- same, and the statistics tip the choice: with 10k queues of 10 messages, a queue of 1,000 was
+-- read whole and sorted (estimated cost 16.11 against the range scan's 16.49); the bigger that
+-- queue, the more it reads. Without bitmap scans the range scan is the only cheap plan left;
+-- receive needs a bitmap scan nowhere else, so the setting never adds its disable cost to the
+-- plan it keeps (16.49 there). Checked by the plan test (tests/tests/plans.rs) on a stock
+-- cluster: no JIT, no sort or scan of the backlog, estimated cost far below JIT's threshold, at
+-- 1k and 1M messages and beside 10k small queues.
+-- That generic estimate still grows with the queue (about 6k per million messages at stock costs:
+-- the planner reads a tenth of the queue for the limit), so it would pass jit_above_cost (100k)
+-- at around 16 million messages in one queue, and every call would then be JIT-compiled (hundreds
+-- of milliseconds for a sub-millisecond statement). JIT changes no plan, only compiles one; a
+-- receive never reads enough rows to gain from it.
+SET plan_cache_mode = force_generic_plan
+SET enable_bitmapscan = off
+SET jit = off
+AS $$
+DECLARE
+    at timestamptz := clock_timestamp();
+    wanted_label text := nullif(receive.label, '');
+BEGIN
+    IF receive."limit" IS NULL OR receive."limit" NOT BETWEEN 1 AND 1000 THEN
+        PERFORM psqlqueue.raise_invalid('limit',
+            format('must be between 1 and 1000, got %s', coalesce(receive."limit"::text, 'null')));
+    END IF;
+    IF receive.visibility_timeout_seconds IS NOT NULL THEN
+        PERFORM psqlqueue.check_lease_seconds('visibility_timeout_seconds', receive.visibility_timeout_seconds, 0);
+    END IF;
+    -- One statement: lock the live deliverable head of the queue (skipping rows other receivers
+    -- hold) and lease it for the queue's ack deadline with a new receipt. Expired rows are not
+    -- part of the head, so however many lie ahead they never take a place of the limit; sweep
+    -- deletes them. delivery_attempts saturates at the int maximum rather than overflowing.
+    -- A head message that is spent (attempts_spent) moves instead, in place and so exactly once,
+    -- to the dead-letter queue: same id, body, label and attributes, attempts 0, deliverable at
+    -- once, its expiry kept, source_queue_id saying where it came from. This is the only place a
+    -- message becomes a dead letter; a receive that moves some returns fewer than it could, like
+    -- SQS. Leases and moves are one UPDATE: a second data-modifying CTE, run on every call,
+    -- measured 5% slower for receive(1) + ack (pgbench, c=8, stock settings).
+    RETURN QUERY
+    WITH head AS (
+        SELECT array_agg(h.id) AS ids
+          FROM (SELECT m.id
+                  FROM psqlqueue.messages AS m
+                 WHERE m.queue_id = receive.queue
+                   AND m.visible_at <= at
+                   AND m.expires_at > at
+                   AND (wanted_label IS NULL OR m.label = wanted_label)
+                 ORDER BY m.visible_at, m.id
+                 LIMIT receive."limit"
+                   FOR UPDATE OF m SKIP LOCKED) AS h
+    ), taken AS (
+        UPDATE psqlqueue.messages AS m
+           SET queue_id = CASE WHEN psqlqueue.attempts_spent(m.delivery_attempts, q.max_delivery_attempts)
+                               THEN q.dead_letter_queue_id ELSE m.queue_id END,
+               source_queue_id = CASE WHEN psqlqueue.attempts_spent(m.delivery_attempts, q.max_delivery_attempts)
+                                      THEN m.queue_id ELSE m.source_queue_id END,
+               visible_at = CASE WHEN psqlqueue.attempts_spent(m.delivery_attempts, q.max_delivery_attempts)
+                                 THEN at ELSE at + make_interval(secs => coalesce(receive.visibility_timeout_seconds,
+                                                                                   q.ack_deadline_seconds)) END,
+               delivery_attempts = CASE WHEN psqlqueue.attempts_spent(m.delivery_attempts, q.max_delivery_attempts)
+                                        THEN 0 ELSE least(m.delivery_attempts, 2147483646) + 1 END,
+               receipt = CASE WHEN psqlqueue.attempts_spent(m.delivery_attempts, q.max_delivery_attempts)
+                              THEN NULL ELSE psqlqueue.receipt() END
+          FROM head AS h, psqlqueue.queues AS q
+         WHERE m.queue_id = receive.queue AND m.id = ANY (h.ids) AND q.id = receive.queue
+        RETURNING m.id, m.queue_id, m.label, m.body, m.attributes, m.delivery_attempts, m.created_at,
+                  m.receipt, m.visible_at, m.group_id
+    )
+    -- What stayed in the queue was leased; what left it was dead-lettered.
+    SELECT t.id, t.queue_id, t.label, t.body, t.attributes, t.delivery_attempts, t.created_at,
+           t.receipt, t.visible_at, t.group_id
+      FROM taken AS t
+     WHERE t.queue_id = receive.queue
+     ORDER BY t.created_at, t.id;
+    -- Only an empty answer asks whether the queue exists (nested, because an IF with a subquery
+    -- runs as a query even when its first operand is false): the hot path does no extra lookup.
+    IF NOT FOUND THEN
+        IF NOT EXISTS (SELECT FROM psqlqueue.queues AS q WHERE q.id = receive.queue) THEN
+            PERFORM psqlqueue.raise_not_found('queue', receive.queue);
+        END IF;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.receive(text, text, int, int) IS
+    'Leases up to "limit" (1..1000) deliverable messages of a queue, oldest first, optionally only those with '
+    'the given label: each becomes invisible for visibility_timeout_seconds (0..43200; NULL: the queue''s ack '
+    'deadline), until lease_expires_at, its '
+    'delivery_attempts grows by one and it gets a new receipt, the proof of this lease that ack, nack and extend '
+    'check. Concurrent receivers never get the same message while its lease holds. A message that has had the '
+    'queue''s max_delivery_attempts leases moves to its dead-letter queue instead. '
+    'Errors: 22023 bad limit or visibility timeout, P0002 no such queue.';
 
 CREATE FUNCTION psqlqueue.publish(topic text, body text, attributes jsonb DEFAULT NULL, label text DEFAULT NULL,
                                   deduplication_id text DEFAULT NULL, group_id text DEFAULT NULL)
@@ -745,6 +908,9 @@ BEGIN
         SELECT o.old::regprocedure AS old, o.new::regprocedure AS new
           FROM (VALUES ('psqlqueue.send(text, text, text, jsonb)', 'psqlqueue.send(text, text, text, jsonb, int, text, text)'),
                        ('psqlqueue.send(text, text, text, jsonb)', 'psqlqueue.send_batch(text, jsonb)'),
+                       ('psqlqueue.receive(text, text, int)', 'psqlqueue.receive(text, text, int, int)'),
+                       ('psqlqueue.queue_stats(text)', 'psqlqueue.queue_counts(text)'),
+                       ('psqlqueue.list_queues(int, int)', 'psqlqueue.find_queues(text, text, int)'),
                        ('psqlqueue.publish(text, text, jsonb, text)', 'psqlqueue.publish(text, text, jsonb, text, text, text)'),
                        ('psqlqueue.create_queue(text, int, int, int, int, text)', 'psqlqueue.create_queue(text, int, int, int, int, text, int)'),
                        ('psqlqueue.update_queue(text, int, int, int, int, text)', 'psqlqueue.update_queue(text, int, int, int, int, text, int)'),
@@ -762,112 +928,16 @@ BEGIN
 END
 $$;
 DROP FUNCTION psqlqueue.send(text, text, text, jsonb);
+DROP FUNCTION psqlqueue.receive(text, text, int);
 DROP FUNCTION psqlqueue.publish(text, text, jsonb, text);
 DROP FUNCTION psqlqueue.create_queue(text, int, int, int, int, text);
 DROP FUNCTION psqlqueue.update_queue(text, int, int, int, int, text);
 DROP FUNCTION psqlqueue.create_topic(text);
 
--- Change 3: functions replaced in place: receive (leases by (queue_id, id); returns group_id),
--- redrive (moves by (queue_id, id)), sweep (deletes by (queue_id, id); trims deduplication
--- entries) and role_functions (producers get send_batch).
-
-CREATE OR REPLACE FUNCTION psqlqueue.receive(queue text, label text DEFAULT NULL, "limit" int DEFAULT 10)
-RETURNS SETOF psqlqueue.received_message
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
--- Plan the statement below once per session. Left to choose, PostgreSQL re-plans it on every
--- call: the custom plan knows the limit, so the generic plan's guess (a tenth of the queue)
--- always looks costlier, and planning costs several times running it. A generic plan cannot see
--- this queue's size: it guesses the average queue. The lease is primary-key probes for an array
--- of ids (estimated at ten), never a join whose size follows that guess. For the head, a
--- parameterised LIMIT makes the planner expect to read a tenth of the matching rows, which
--- favours the ordered range scan of (queue_id, visible_at, id) that stops at the limit. When the
--- average queue is tiny, though, reading it whole by a bitmap scan and sorting it costs about the
--- same, and the statistics tip the choice: with 10k queues of 10 messages, a queue of 1,000 was
--- read whole and sorted (estimated cost 16.11 against the range scan's 16.49); the bigger that
--- queue, the more it reads. Without bitmap scans the range scan is the only cheap plan left;
--- receive needs a bitmap scan nowhere else, so the setting never adds its disable cost to the
--- plan it keeps (16.49 there). Checked by the plan test (tests/tests/plans.rs) on a stock
--- cluster: no JIT, no sort or scan of the backlog, estimated cost far below JIT's threshold, at
--- 1k and 1M messages and beside 10k small queues.
--- That generic estimate still grows with the queue (about 6k per million messages at stock costs:
--- the planner reads a tenth of the queue for the limit), so it would pass jit_above_cost (100k)
--- at around 16 million messages in one queue, and every call would then be JIT-compiled (hundreds
--- of milliseconds for a sub-millisecond statement). JIT changes no plan, only compiles one; a
--- receive never reads enough rows to gain from it.
-SET plan_cache_mode = force_generic_plan
-SET enable_bitmapscan = off
-SET jit = off
-AS $$
-DECLARE
-    at timestamptz := clock_timestamp();
-    wanted_label text := nullif(receive.label, '');
-BEGIN
-    IF receive."limit" IS NULL OR receive."limit" NOT BETWEEN 1 AND 1000 THEN
-        PERFORM psqlqueue.raise_invalid('limit',
-            format('must be between 1 and 1000, got %s', coalesce(receive."limit"::text, 'null')));
-    END IF;
-    -- One statement: lock the live deliverable head of the queue (skipping rows other receivers
-    -- hold) and lease it for the queue's ack deadline with a new receipt. Expired rows are not
-    -- part of the head, so however many lie ahead they never take a place of the limit; sweep
-    -- deletes them. delivery_attempts saturates at the int maximum rather than overflowing.
-    -- A head message that is spent (attempts_spent) moves instead, in place and so exactly once,
-    -- to the dead-letter queue: same id, body, label and attributes, attempts 0, deliverable at
-    -- once, its expiry kept, source_queue_id saying where it came from. This is the only place a
-    -- message becomes a dead letter; a receive that moves some returns fewer than it could, like
-    -- SQS. Leases and moves are one UPDATE: a second data-modifying CTE, run on every call,
-    -- measured 5% slower for receive(1) + ack (pgbench, c=8, stock settings).
-    RETURN QUERY
-    WITH head AS (
-        SELECT array_agg(h.id) AS ids
-          FROM (SELECT m.id
-                  FROM psqlqueue.messages AS m
-                 WHERE m.queue_id = receive.queue
-                   AND m.visible_at <= at
-                   AND m.expires_at > at
-                   AND (wanted_label IS NULL OR m.label = wanted_label)
-                 ORDER BY m.visible_at, m.id
-                 LIMIT receive."limit"
-                   FOR UPDATE OF m SKIP LOCKED) AS h
-    ), taken AS (
-        UPDATE psqlqueue.messages AS m
-           SET queue_id = CASE WHEN psqlqueue.attempts_spent(m.delivery_attempts, q.max_delivery_attempts)
-                               THEN q.dead_letter_queue_id ELSE m.queue_id END,
-               source_queue_id = CASE WHEN psqlqueue.attempts_spent(m.delivery_attempts, q.max_delivery_attempts)
-                                      THEN m.queue_id ELSE m.source_queue_id END,
-               visible_at = CASE WHEN psqlqueue.attempts_spent(m.delivery_attempts, q.max_delivery_attempts)
-                                 THEN at ELSE at + make_interval(secs => q.ack_deadline_seconds) END,
-               delivery_attempts = CASE WHEN psqlqueue.attempts_spent(m.delivery_attempts, q.max_delivery_attempts)
-                                        THEN 0 ELSE least(m.delivery_attempts, 2147483646) + 1 END,
-               receipt = CASE WHEN psqlqueue.attempts_spent(m.delivery_attempts, q.max_delivery_attempts)
-                              THEN NULL ELSE psqlqueue.receipt() END
-          FROM head AS h, psqlqueue.queues AS q
-         WHERE m.queue_id = receive.queue AND m.id = ANY (h.ids) AND q.id = receive.queue
-        RETURNING m.id, m.queue_id, m.label, m.body, m.attributes, m.delivery_attempts, m.created_at,
-                  m.receipt, m.visible_at, m.group_id
-    )
-    -- What stayed in the queue was leased; what left it was dead-lettered.
-    SELECT t.id, t.queue_id, t.label, t.body, t.attributes, t.delivery_attempts, t.created_at,
-           t.receipt, t.visible_at, t.group_id
-      FROM taken AS t
-     WHERE t.queue_id = receive.queue
-     ORDER BY t.created_at, t.id;
-    -- Only an empty answer asks whether the queue exists (nested, because an IF with a subquery
-    -- runs as a query even when its first operand is false): the hot path does no extra lookup.
-    IF NOT FOUND THEN
-        IF NOT EXISTS (SELECT FROM psqlqueue.queues AS q WHERE q.id = receive.queue) THEN
-            PERFORM psqlqueue.raise_not_found('queue', receive.queue);
-        END IF;
-    END IF;
-END
-$$;
-COMMENT ON FUNCTION psqlqueue.receive(text, text, int) IS
-    'Leases up to "limit" (1..1000) deliverable messages of a queue, oldest first, optionally only those with '
-    'the given label: each becomes invisible for the queue''s ack deadline (until lease_expires_at), its '
-    'delivery_attempts grows by one and it gets a new receipt, the proof of this lease that ack, nack and extend '
-    'check. Concurrent receivers never get the same message while its lease holds. A message that has had the '
-    'queue''s max_delivery_attempts leases moves to its dead-letter queue instead. '
-    'Errors: 22023 bad limit, P0002 no such queue.';
+-- Change 3: functions replaced in place: redrive (moves by (queue_id, id), whole groups per
+-- call), sweep (deletes by (queue_id, id); trims deduplication entries) and role_functions
+-- (producers get send_batch, consumers queue_counts, both find_queues). receive (leases by
+-- (queue_id, id), takes a visibility timeout, returns group_id) was recreated above.
 
 CREATE OR REPLACE FUNCTION psqlqueue.redrive(queue text, "limit" int DEFAULT 1000, target_queue text DEFAULT NULL)
 RETURNS int
@@ -1026,11 +1096,12 @@ BEGIN
             'psqlqueue.get_queue(text)',
             'psqlqueue.get_topic(text)',
             'psqlqueue.list_queues(int, int)',
+            'psqlqueue.find_queues(text, text, int)',
             'psqlqueue.list_topics(int, int)'
         ]) AS f;
     ELSIF role_functions.kind = 'consumer' THEN
         RETURN QUERY SELECT f::regprocedure FROM unnest(ARRAY[
-            'psqlqueue.receive(text, text, int)',
+            'psqlqueue.receive(text, text, int, int)',
             'psqlqueue.ack(text, text, text)',
             'psqlqueue.nack(text, text, int, text)',
             'psqlqueue.extend(text, text, text, int)',
@@ -1039,7 +1110,9 @@ BEGIN
             'psqlqueue.listen_for(text, int)',
             'psqlqueue.get_queue(text)',
             'psqlqueue.list_queues(int, int)',
-            'psqlqueue.queue_stats(text)'
+            'psqlqueue.queue_stats(text)',
+            'psqlqueue.queue_counts(text)',
+            'psqlqueue.find_queues(text, text, int)'
         ]) AS f;
     ELSIF role_functions.kind IN ('admin', 'sidecar') THEN
         -- The sidecar's set is the admin's without token management: it checks tokens and never
@@ -1064,7 +1137,10 @@ COMMENT ON FUNCTION psqlqueue.role_functions(text) IS
 
 -- Privileges (privileges.sql): CREATE OR REPLACE made these entry points SECURITY INVOKER again,
 -- the new ones are SECURITY DEFINER too, and nothing new is executable by PUBLIC.
-ALTER FUNCTION psqlqueue.receive(text, text, int) SECURITY DEFINER;
+ALTER FUNCTION psqlqueue.receive(text, text, int, int) SECURITY DEFINER;
+ALTER FUNCTION psqlqueue.queue_counts(text) SECURITY DEFINER;
+ALTER FUNCTION psqlqueue.dead_letter_sources(text) SECURITY DEFINER;
+ALTER FUNCTION psqlqueue.find_queues(text, text, int) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.redrive(text, int, text) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.sweep(int) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.send(text, text, text, jsonb, int, text, text) SECURITY DEFINER;

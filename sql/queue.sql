@@ -163,6 +163,65 @@ COMMENT ON FUNCTION psqlqueue.queue_stats(text) IS
     'Counts the messages deliverable now and gives the age in whole seconds of the oldest of them (0 when none). '
     'Errors: P0002 no such queue.';
 
+CREATE FUNCTION psqlqueue.queue_counts(id text)
+RETURNS TABLE (deliverable bigint, in_flight bigint, delayed bigint, oldest_deliverable_age_seconds bigint)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    at timestamptz := clock_timestamp();
+BEGIN
+    PERFORM psqlqueue.get_queue(queue_counts.id);
+    -- queue_metrics' counts for one queue: one pass over its messages by the head index.
+    RETURN QUERY
+    SELECT count(*) FILTER (WHERE m.visible_at <= at),
+           count(*) FILTER (WHERE m.visible_at > at AND m.delivery_attempts > 0),
+           count(*) FILTER (WHERE m.visible_at > at AND m.delivery_attempts = 0),
+           coalesce(floor(extract(epoch FROM at - min(m.created_at) FILTER (WHERE m.visible_at <= at)))::bigint, 0)
+      FROM psqlqueue.messages AS m
+     WHERE m.queue_id = queue_counts.id AND m.expires_at > at;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.queue_counts(text) IS
+    'One queue''s live messages: deliverable now, in flight (leased or nacked with a timeout), delayed (never '
+    'delivered and not yet visible, parked group members included), and the age in seconds of the oldest '
+    'deliverable one. Errors: P0002 no such queue.';
+
+CREATE FUNCTION psqlqueue.dead_letter_sources(id text)
+RETURNS SETOF text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM psqlqueue.get_queue(dead_letter_sources.id);
+    RETURN QUERY SELECT q.id FROM psqlqueue.queues AS q WHERE q.dead_letter_queue_id = dead_letter_sources.id ORDER BY q.id;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.dead_letter_sources(text) IS
+    'The ids of the queues whose dead-letter queue this is, in order. Errors: P0002 no such queue.';
+
+CREATE FUNCTION psqlqueue.find_queues(prefix text DEFAULT NULL, after text DEFAULT NULL, "limit" int DEFAULT 1000)
+RETURNS SETOF psqlqueue.queues
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF find_queues."limit" IS NULL OR find_queues."limit" NOT BETWEEN 1 AND 1000 THEN
+        PERFORM psqlqueue.raise_invalid('limit', format('must be between 1 and 1000, got %s', coalesce(find_queues."limit"::text, 'null')));
+    END IF;
+    -- Keyset pagination: the page after the id "after", read from the primary key. The prefix is
+    -- matched as text (starts_with), so its _ and % are not patterns.
+    RETURN QUERY
+        SELECT q.* FROM psqlqueue.queues AS q
+         WHERE (find_queues.prefix IS NULL OR starts_with(q.id, find_queues.prefix))
+           AND (find_queues.after IS NULL OR q.id > find_queues.after)
+         ORDER BY q.id LIMIT find_queues."limit";
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.find_queues(text, text, int) IS
+    'Queues whose id starts with prefix (NULL: all), ordered by id, the page after the id "after" (NULL: the '
+    'first), at most "limit" (1..1000). Errors: 22023 bad limit.';
+
 CREATE FUNCTION psqlqueue.purge_queue(id text)
 RETURNS bigint
 LANGUAGE plpgsql

@@ -12,14 +12,15 @@ mod tests {
     const ENTRY_POINTS: &str = "psqlqueue.ack(text,text,text), psqlqueue.ack_batch(text,text[],text[]), \
         psqlqueue.cleanup_queue(text), psqlqueue.create_queue(text,integer,integer,integer,integer,text,integer), \
         psqlqueue.create_subscription(text,text,text,jsonb), psqlqueue.create_token(text,text[]), \
-        psqlqueue.create_topic(text,integer), psqlqueue.delete_queue(text), psqlqueue.delete_subscription(text), \
-        psqlqueue.delete_topic(text), psqlqueue.extend(text,text,text,integer), psqlqueue.get_queue(text), \
+        psqlqueue.create_topic(text,integer), psqlqueue.dead_letter_sources(text), psqlqueue.delete_queue(text), psqlqueue.delete_subscription(text), \
+        psqlqueue.delete_topic(text), psqlqueue.extend(text,text,text,integer), \
+        psqlqueue.find_queues(text,text,integer), psqlqueue.get_queue(text), \
         psqlqueue.get_subscription(text), psqlqueue.get_topic(text), psqlqueue.list_queues(integer,integer), \
         psqlqueue.list_subscriptions(integer,integer), psqlqueue.list_tokens(), \
         psqlqueue.list_topics(integer,integer), psqlqueue.listen_for(text,integer), \
         psqlqueue.nack(text,text,integer,text), psqlqueue.nack_batch(text,text[],integer,text[]), \
-        psqlqueue.publish(text,text,jsonb,text,text,text), psqlqueue.purge_queue(text), psqlqueue.queue_metrics(), \
-        psqlqueue.queue_stats(text), psqlqueue.receive(text,text,integer), psqlqueue.redrive(text,integer,text), \
+        psqlqueue.publish(text,text,jsonb,text,text,text), psqlqueue.purge_queue(text), psqlqueue.queue_counts(text), psqlqueue.queue_metrics(), \
+        psqlqueue.queue_stats(text), psqlqueue.receive(text,text,integer,integer), psqlqueue.redrive(text,integer,text), \
         psqlqueue.revoke_token(text), psqlqueue.send(text,text,text,jsonb,integer,text,text), \
         psqlqueue.send_batch(text,jsonb), psqlqueue.sweep(integer), \
         psqlqueue.token_scopes(text), psqlqueue.try_sweep(integer), \
@@ -77,11 +78,11 @@ mod tests {
                     psqlqueue.grant_admin('psqlqueue_t_admin')");
         assert_eq!(
             executable_by("psqlqueue_t_producer"),
-            "get_queue get_topic list_queues list_topics publish send send_batch"
+            "find_queues get_queue get_topic list_queues list_topics publish send send_batch"
         );
         assert_eq!(
             executable_by("psqlqueue_t_consumer"),
-            "ack ack_batch extend get_queue list_queues listen_for nack nack_batch queue_stats receive"
+            "ack ack_batch extend find_queues get_queue list_queues listen_for nack nack_batch queue_counts queue_stats receive"
         );
         // The admin: every function but those that grant database privileges.
         let not_for_admin = one::<String>(
