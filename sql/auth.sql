@@ -14,7 +14,13 @@ CREATE TABLE psqlqueue.tokens (
     token_hash bytea       NOT NULL UNIQUE,   -- sha256 of the token's UTF-8 bytes; also token_scopes' index
     scopes     text[]      NOT NULL,
     created_at timestamptz NOT NULL,
-    revoked_at timestamptz                    -- NULL: live; a revoked token is kept, so its name stays taken
+    revoked_at timestamptz,                   -- NULL: live; a revoked token is kept, so its name stays taken
+    -- AWS credentials for the SQS API (create_access_key): requests are signed with Signature V4,
+    -- an HMAC keyed by the secret, so the sidecar must read the secret itself, not a hash of it
+    -- (as AWS keeps its secret keys). Readable only by the extension's owner and through
+    -- access_key (the sidecar's role); a dump holds it, like any credential store's backup.
+    access_key_id     text UNIQUE,
+    secret_access_key text
 );
 COMMENT ON CONSTRAINT tokens_name_format ON psqlqueue.tokens IS 'Restates psqlqueue.check_id (checks.sql).';
 
@@ -99,3 +105,47 @@ $$;
 COMMENT ON FUNCTION psqlqueue.token_scopes(text) IS
     'The scopes of a live API token, NULL for an unknown, revoked, empty or NULL one. How the HTTP sidecar '
     'authenticates a request (it caches the answer for a few seconds).';
+
+CREATE FUNCTION psqlqueue.create_access_key(token_name text)
+RETURNS TABLE (access_key_id text, secret_access_key text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    id_bits text := substr(psqlqueue.new_token(), 5);      -- 64 random hex digits after pqq_
+    secret_bits text := substr(psqlqueue.new_token(), 5);
+BEGIN
+    -- AWS-shaped: a 20-character id (PQQA and 64 random bits in hex) and a 40-character secret
+    -- (160 random bits in hex). A token has one key; creating another replaces it.
+    UPDATE psqlqueue.tokens AS t
+       SET access_key_id = 'PQQA' || upper(left(id_bits, 16)), secret_access_key = left(secret_bits, 40)
+     WHERE t.name = create_access_key.token_name AND t.revoked_at IS NULL
+    RETURNING t.access_key_id, t.secret_access_key INTO access_key_id, secret_access_key;
+    IF NOT FOUND THEN
+        IF EXISTS (SELECT FROM psqlqueue.tokens AS t WHERE t.name = create_access_key.token_name) THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'object_not_in_prerequisite_state',
+                MESSAGE = format('token "%s" is revoked', create_access_key.token_name),
+                TABLE = 'tokens';
+        END IF;
+        PERFORM psqlqueue.raise_not_found('token', create_access_key.token_name);
+    END IF;
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.create_access_key(text) IS
+    'Gives a live API token an AWS access key id and secret access key for the SQS API (Signature V4), with the '
+    'token''s scopes, and returns them; a new key replaces the token''s previous one. Revoking the token '
+    'revokes the key. Errors: P0002 no such token, 55000 the token is revoked.';
+
+CREATE FUNCTION psqlqueue.access_key(access_key_id text)
+RETURNS TABLE (secret_access_key text, scopes text[])
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT t.secret_access_key, t.scopes FROM psqlqueue.tokens AS t
+     WHERE t.access_key_id = access_key.access_key_id AND t.revoked_at IS NULL
+$$;
+COMMENT ON FUNCTION psqlqueue.access_key(text) IS
+    'The secret and scopes of a live token''s access key (no row for an unknown or revoked one): how the HTTP '
+    'sidecar verifies a Signature V4 request.';

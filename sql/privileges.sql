@@ -59,7 +59,7 @@ BEGIN
            AND p.proname NOT IN ('role_functions', 'check_role', 'grant_role_functions', 'grant_producer',
                                  'grant_consumer', 'grant_admin', 'grant_sidecar', 'revoke_access')
            AND (role_functions.kind = 'admin'
-                OR p.proname NOT IN ('create_token', 'list_tokens', 'revoke_token'))
+                OR p.proname NOT IN ('create_token', 'list_tokens', 'revoke_token', 'create_access_key'))
          ORDER BY p.oid::regprocedure::text;
     ELSE
         PERFORM psqlqueue.raise_invalid('kind',
@@ -189,6 +189,8 @@ COMMENT ON FUNCTION psqlqueue.revoke_access(name) IS
 ALTER FUNCTION psqlqueue.ack(text, text, text) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.ack_batch(text, text[], text[]) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.cleanup_queue(text) SECURITY DEFINER;
+ALTER FUNCTION psqlqueue.access_key(text) SECURITY DEFINER;
+ALTER FUNCTION psqlqueue.create_access_key(text) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.create_queue(text, int, int, int, int, text, int) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.create_subscription(text, text, text, jsonb) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.create_token(text, text[]) SECURITY DEFINER;

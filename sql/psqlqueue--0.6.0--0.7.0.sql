@@ -55,6 +55,10 @@ CREATE TABLE psqlqueue.topic_deduplications (
 CREATE INDEX topic_deduplications_expires_idx ON psqlqueue.topic_deduplications (expires_at);
 
 ALTER TYPE psqlqueue.received_message ADD ATTRIBUTE group_id text;
+-- AWS credentials for the SQS API (auth.sql).
+ALTER TABLE psqlqueue.tokens
+    ADD COLUMN access_key_id text UNIQUE,
+    ADD COLUMN secret_access_key text;
 COMMENT ON CONSTRAINT queues_deduplication_window_range ON psqlqueue.queues IS 'Restates psqlqueue.check_deduplication_window (checks.sql).';
 COMMENT ON CONSTRAINT topics_deduplication_window_range ON psqlqueue.topics IS 'Restates psqlqueue.check_deduplication_window (checks.sql).';
 SELECT pg_catalog.pg_extension_config_dump('psqlqueue.deduplications', '');
@@ -440,6 +444,50 @@ $$;
 COMMENT ON FUNCTION psqlqueue.find_queues(text, text, int) IS
     'Queues whose id starts with prefix (NULL: all), ordered by id, the page after the id "after" (NULL: the '
     'first), at most "limit" (1..1000). Errors: 22023 bad limit.';
+
+CREATE FUNCTION psqlqueue.create_access_key(token_name text)
+RETURNS TABLE (access_key_id text, secret_access_key text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    id_bits text := substr(psqlqueue.new_token(), 5);      -- 64 random hex digits after pqq_
+    secret_bits text := substr(psqlqueue.new_token(), 5);
+BEGIN
+    -- AWS-shaped: a 20-character id (PQQA and 64 random bits in hex) and a 40-character secret
+    -- (160 random bits in hex). A token has one key; creating another replaces it.
+    UPDATE psqlqueue.tokens AS t
+       SET access_key_id = 'PQQA' || upper(left(id_bits, 16)), secret_access_key = left(secret_bits, 40)
+     WHERE t.name = create_access_key.token_name AND t.revoked_at IS NULL
+    RETURNING t.access_key_id, t.secret_access_key INTO access_key_id, secret_access_key;
+    IF NOT FOUND THEN
+        IF EXISTS (SELECT FROM psqlqueue.tokens AS t WHERE t.name = create_access_key.token_name) THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'object_not_in_prerequisite_state',
+                MESSAGE = format('token "%s" is revoked', create_access_key.token_name),
+                TABLE = 'tokens';
+        END IF;
+        PERFORM psqlqueue.raise_not_found('token', create_access_key.token_name);
+    END IF;
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.create_access_key(text) IS
+    'Gives a live API token an AWS access key id and secret access key for the SQS API (Signature V4), with the '
+    'token''s scopes, and returns them; a new key replaces the token''s previous one. Revoking the token '
+    'revokes the key. Errors: P0002 no such token, 55000 the token is revoked.';
+
+CREATE FUNCTION psqlqueue.access_key(access_key_id text)
+RETURNS TABLE (secret_access_key text, scopes text[])
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT t.secret_access_key, t.scopes FROM psqlqueue.tokens AS t
+     WHERE t.access_key_id = access_key.access_key_id AND t.revoked_at IS NULL
+$$;
+COMMENT ON FUNCTION psqlqueue.access_key(text) IS
+    'The secret and scopes of a live token''s access key (no row for an unknown or revoked one): how the HTTP '
+    'sidecar verifies a Signature V4 request.';
 
 -- groups.sql, whole.
 
@@ -1122,7 +1170,7 @@ BEGIN
            AND p.proname NOT IN ('role_functions', 'check_role', 'grant_role_functions', 'grant_producer',
                                  'grant_consumer', 'grant_admin', 'grant_sidecar', 'revoke_access')
            AND (role_functions.kind = 'admin'
-                OR p.proname NOT IN ('create_token', 'list_tokens', 'revoke_token'))
+                OR p.proname NOT IN ('create_token', 'list_tokens', 'revoke_token', 'create_access_key'))
          ORDER BY p.oid::regprocedure::text;
     ELSE
         PERFORM psqlqueue.raise_invalid('kind',
@@ -1149,4 +1197,6 @@ ALTER FUNCTION psqlqueue.publish(text, text, jsonb, text, text, text) SECURITY D
 ALTER FUNCTION psqlqueue.create_queue(text, int, int, int, int, text, int) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.update_queue(text, int, int, int, int, text, int) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.create_topic(text, int) SECURITY DEFINER;
+ALTER FUNCTION psqlqueue.access_key(text) SECURITY DEFINER;
+ALTER FUNCTION psqlqueue.create_access_key(text) SECURITY DEFINER;
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA psqlqueue FROM PUBLIC;

@@ -9,8 +9,8 @@ mod tests {
     use pgrx::prelude::*;
 
     /// The functions an application calls: SECURITY DEFINER, so callers need no table rights.
-    const ENTRY_POINTS: &str = "psqlqueue.ack(text,text,text), psqlqueue.ack_batch(text,text[],text[]), \
-        psqlqueue.cleanup_queue(text), psqlqueue.create_queue(text,integer,integer,integer,integer,text,integer), \
+    const ENTRY_POINTS: &str = "psqlqueue.access_key(text), psqlqueue.ack(text,text,text), \
+        psqlqueue.ack_batch(text,text[],text[]), psqlqueue.cleanup_queue(text), psqlqueue.create_access_key(text), psqlqueue.create_queue(text,integer,integer,integer,integer,text,integer), \
         psqlqueue.create_subscription(text,text,text,jsonb), psqlqueue.create_token(text,text[]), \
         psqlqueue.create_topic(text,integer), psqlqueue.dead_letter_sources(text), psqlqueue.delete_queue(text), psqlqueue.delete_subscription(text), \
         psqlqueue.delete_topic(text), psqlqueue.extend(text,text,text,integer), \
