@@ -1183,6 +1183,22 @@ COMMENT ON FUNCTION psqlqueue.role_functions(text) IS
     'grant_sidecar, grant_admin). '
     'Errors: 22023 another kind.';
 
+-- Change 4: comments that now describe the typed filter conditions (filter.rs).
+
+COMMENT ON FUNCTION psqlqueue.filter_matches(jsonb, jsonb) IS
+    'The subscription filter evaluator: true when every key of filters holds for attributes (AND across keys), '
+    'each through any one of its conditions (OR within a key): an exact string, {"prefix": s}, {"suffix": s}, '
+    '{"anything-but": [s, ...]}, {"exists": true|false} or {"numeric": [op, n (, op, n)]}. A NULL filter matches '
+    'every message.';
+
+COMMENT ON FUNCTION psqlqueue.create_subscription(text, text, text, jsonb) IS
+    'Subscribes a queue to a topic, optionally with a filter on message attributes ({"attr": ["v1", {"prefix": "v"}], ...}: '
+    'exact strings or prefix, suffix, anything-but, exists and numeric conditions; NULL or {} for all messages), and returns the row. One subscription per topic and queue. '
+    'Errors: 22023 bad id or filter, P0002 no such topic or queue, 23505 id or topic/queue pair taken.';
+
+COMMENT ON FUNCTION psqlqueue.normalize_message_filters(text) IS
+    'Internal: validates a subscription filter given as JSON text (an object of at most 100 names, each listing 1 to 100 conditions: strings or one-key objects prefix, suffix, anything-but, exists, numeric) and returns it as jsonb, NULL for none; raises 22023 naming what is wrong.';
+
 -- Privileges (privileges.sql): CREATE OR REPLACE made these entry points SECURITY INVOKER again,
 -- the new ones are SECURITY DEFINER too, and nothing new is executable by PUBLIC.
 ALTER FUNCTION psqlqueue.receive(text, text, int, int) SECURITY DEFINER;

@@ -10,8 +10,10 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN filters IS NULL
     OR psqlqueue.match_message_filters(filters::text, attributes::text);
 COMMENT ON FUNCTION psqlqueue.filter_matches(jsonb, jsonb) IS
-    'The subscription filter evaluator: true when, for every key of filters, attributes has that key with one of '
-    'the listed values (AND across keys, OR within a key). A NULL filter matches every message.';
+    'The subscription filter evaluator: true when every key of filters holds for attributes (AND across keys), '
+    'each through any one of its conditions (OR within a key): an exact string, {"prefix": s}, {"suffix": s}, '
+    '{"anything-but": [s, ...]}, {"exists": true|false} or {"numeric": [op, n (, op, n)]}. A NULL filter matches '
+    'every message.';
 
 CREATE FUNCTION psqlqueue.create_topic(id text, deduplication_window_seconds int DEFAULT 300)
 RETURNS psqlqueue.topics
@@ -123,8 +125,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION psqlqueue.create_subscription(text, text, text, jsonb) IS
-    'Subscribes a queue to a topic, optionally with a filter on message attributes ({"attr": ["v1", "v2"], ...}; '
-    'NULL or {} for all messages), and returns the row. One subscription per topic and queue. '
+    'Subscribes a queue to a topic, optionally with a filter on message attributes ({"attr": ["v1", {"prefix": "v"}], ...}: '
+    'exact strings or prefix, suffix, anything-but, exists and numeric conditions; NULL or {} for all messages), and returns the row. One subscription per topic and queue. '
     'Errors: 22023 bad id or filter, P0002 no such topic or queue, 23505 id or topic/queue pair taken.';
 
 CREATE FUNCTION psqlqueue.get_subscription(id text)

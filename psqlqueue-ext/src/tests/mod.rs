@@ -6,6 +6,7 @@
 mod auth;
 mod checks;
 mod dead_letter;
+mod filters;
 mod hardening;
 mod lease;
 mod message;

@@ -55,10 +55,13 @@ mod tests {
             (r#"'["status"]'"#, "must be a JSON object"),
             (
                 r#"'{"status": "processed"}'"#,
-                r#""status" must map to an array of strings, got a string"#,
+                r#""status": must map to an array of conditions, got a string"#,
             ),
-            (r#"'{"status": []}'"#, "at least one value"),
-            (r#"'{"status": [1]}'"#, "only strings, got a number"),
+            (r#"'{"status": []}'"#, "at least one condition"),
+            (
+                r#"'{"status": [1]}'"#,
+                r#""status": a condition must be a string or an object such as {"prefix": "ord-"}, got a number"#,
+            ),
         ] {
             assert_error(
                 &format!("SELECT psqlqueue.create_subscription('s', 't', 'q', {filters})"),
