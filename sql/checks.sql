@@ -252,18 +252,16 @@ RETURN body IS NOT NULL AND body <> '' AND octet_length(body) <= 1048576
 COMMENT ON FUNCTION psqlqueue.message_is_valid(text, text, jsonb) IS
     'Internal: true when check_message would accept the message (its fast path; check_message says why not).';
 
--- send_batch's input: a JSON array of 1 to 1000 objects with send's fields. Checked at once by
--- batch_messages_are_valid (one query); check_batch_messages names the first bad element (by
--- its 0-based index) and what is wrong with it.
+-- send_batch's input: a JSON array of 1 to 1000 objects with send's fields. send_batch checks
+-- it at once with batch_message_is_valid over its elements (one query); check_batch_messages
+-- names the first bad element (by its 0-based index) and what is wrong with it.
 CREATE FUNCTION psqlqueue.batch_message_is_valid(m jsonb)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE
--- SQL-standard body, inlined into batch_messages_are_valid's query. The jsonpath operators
+-- SQL-standard body, inlined into send_batch's query over the elements. The jsonpath operators
 -- answer false, not an error, for a value of the wrong type.
 RETURN jsonb_typeof(m) = 'object'
-   AND NOT m @? 'strict $.keyvalue() ? (@.key != "body" && @.key != "label" && @.key != "attributes"
-                                        && @.key != "delay_seconds" && @.key != "deduplication_id"
-                                        && @.key != "group_id")'
+   AND m - ARRAY['body', 'label', 'attributes', 'delay_seconds', 'deduplication_id', 'group_id'] = '{}'
    AND jsonb_typeof(m -> 'body') = 'string'
    AND coalesce(jsonb_typeof(m -> 'label'), 'null') IN ('string', 'null')
    AND coalesce(jsonb_typeof(m -> 'attributes'), 'null') IN ('object', 'null')
@@ -276,15 +274,6 @@ RETURN jsonb_typeof(m) = 'object'
    AND coalesce(length(m ->> 'group_id') BETWEEN 1 AND 128, true);
 COMMENT ON FUNCTION psqlqueue.batch_message_is_valid(jsonb) IS
     'Internal: true when one element of send_batch''s array is a valid message object.';
-
-CREATE FUNCTION psqlqueue.batch_messages_are_valid(messages jsonb)
-RETURNS boolean
-LANGUAGE sql IMMUTABLE
-RETURN CASE WHEN jsonb_typeof(messages) = 'array' AND jsonb_array_length(messages) BETWEEN 1 AND 1000
-            THEN (SELECT bool_and(psqlqueue.batch_message_is_valid(e.m)) FROM jsonb_array_elements(messages) AS e(m))
-            ELSE false END;
-COMMENT ON FUNCTION psqlqueue.batch_messages_are_valid(jsonb) IS
-    'Internal: true when check_batch_messages would accept send_batch''s array (its fast path).';
 
 CREATE FUNCTION psqlqueue.check_batch_messages(messages jsonb)
 RETURNS void

@@ -41,7 +41,11 @@ CREATE TABLE psqlqueue.deduplications (
     expires_at       timestamptz NOT NULL,
     CONSTRAINT deduplications_pkey PRIMARY KEY (queue_id, deduplication_id)
 );
-CREATE INDEX deduplications_expires_idx ON psqlqueue.deduplications (expires_at);
+-- The sweep's way to the expired entries. BRIN, not a b-tree: entries expire in about the order
+-- they were made, so block ranges summarise them well, and a send with a deduplication id does
+-- not pay a second b-tree insertion (it cost that send a third of its time, measured with 3,000
+-- sends in one transaction).
+CREATE INDEX deduplications_expires_idx ON psqlqueue.deduplications USING brin (expires_at);
 
 -- Deduplication ids a topic has seen within its window (pubsub.sql, publish): what a second
 -- publish with the same id answers (the first's number of copies).
@@ -52,7 +56,7 @@ CREATE TABLE psqlqueue.topic_deduplications (
     expires_at       timestamptz NOT NULL,
     CONSTRAINT topic_deduplications_pkey PRIMARY KEY (topic_id, deduplication_id)
 );
-CREATE INDEX topic_deduplications_expires_idx ON psqlqueue.topic_deduplications (expires_at);
+CREATE INDEX topic_deduplications_expires_idx ON psqlqueue.topic_deduplications USING brin (expires_at);
 
 ALTER TYPE psqlqueue.received_message ADD ATTRIBUTE group_id text;
 -- AWS credentials for the SQS API (auth.sql).
@@ -118,12 +122,10 @@ COMMENT ON FUNCTION psqlqueue.check_send_options(int, text, text, text) IS
 CREATE FUNCTION psqlqueue.batch_message_is_valid(m jsonb)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE
--- SQL-standard body, inlined into batch_messages_are_valid's query. The jsonpath operators
+-- SQL-standard body, inlined into send_batch's query over the elements. The jsonpath operators
 -- answer false, not an error, for a value of the wrong type.
 RETURN jsonb_typeof(m) = 'object'
-   AND NOT m @? 'strict $.keyvalue() ? (@.key != "body" && @.key != "label" && @.key != "attributes"
-                                        && @.key != "delay_seconds" && @.key != "deduplication_id"
-                                        && @.key != "group_id")'
+   AND m - ARRAY['body', 'label', 'attributes', 'delay_seconds', 'deduplication_id', 'group_id'] = '{}'
    AND jsonb_typeof(m -> 'body') = 'string'
    AND coalesce(jsonb_typeof(m -> 'label'), 'null') IN ('string', 'null')
    AND coalesce(jsonb_typeof(m -> 'attributes'), 'null') IN ('object', 'null')
@@ -136,15 +138,6 @@ RETURN jsonb_typeof(m) = 'object'
    AND coalesce(length(m ->> 'group_id') BETWEEN 1 AND 128, true);
 COMMENT ON FUNCTION psqlqueue.batch_message_is_valid(jsonb) IS
     'Internal: true when one element of send_batch''s array is a valid message object.';
-
-CREATE FUNCTION psqlqueue.batch_messages_are_valid(messages jsonb)
-RETURNS boolean
-LANGUAGE sql IMMUTABLE
-RETURN CASE WHEN jsonb_typeof(messages) = 'array' AND jsonb_array_length(messages) BETWEEN 1 AND 1000
-            THEN (SELECT bool_and(psqlqueue.batch_message_is_valid(e.m)) FROM jsonb_array_elements(messages) AS e(m))
-            ELSE false END;
-COMMENT ON FUNCTION psqlqueue.batch_messages_are_valid(jsonb) IS
-    'Internal: true when check_batch_messages would accept send_batch''s array (its fast path).';
 
 CREATE FUNCTION psqlqueue.check_batch_messages(messages jsonb)
 RETURNS void
@@ -295,8 +288,17 @@ DECLARE
     answers text[];
     element record;
     woken boolean;
+    valid boolean;
 BEGIN
-    IF NOT psqlqueue.batch_messages_are_valid(send_batch.messages) THEN
+    -- A query of send_batch's own, so its plan is cached with the function's: as a function
+    -- of its own (a SQL function with a subquery is not inlined) it was planned on every call,
+    -- 0.46 ms of a 10-message batch against 0.08 ms here.
+    valid := CASE WHEN jsonb_typeof(send_batch.messages) = 'array'
+                        AND jsonb_array_length(send_batch.messages) BETWEEN 1 AND 1000
+                  THEN (SELECT bool_and(psqlqueue.batch_message_is_valid(e.m))
+                          FROM jsonb_array_elements(send_batch.messages) AS e(m))
+                  ELSE false END;
+    IF NOT valid THEN
         PERFORM psqlqueue.check_batch_messages(send_batch.messages);
     END IF;
     -- The common batch, without deduplication ids or delays of its own: one INSERT, which reads

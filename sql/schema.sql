@@ -93,7 +93,11 @@ CREATE TABLE psqlqueue.deduplications (
     expires_at       timestamptz NOT NULL,
     CONSTRAINT deduplications_pkey PRIMARY KEY (queue_id, deduplication_id)
 );
-CREATE INDEX deduplications_expires_idx ON psqlqueue.deduplications (expires_at);
+-- The sweep's way to the expired entries. BRIN, not a b-tree: entries expire in about the order
+-- they were made, so block ranges summarise them well, and a send with a deduplication id does
+-- not pay a second b-tree insertion (it cost that send a third of its time, measured with 3,000
+-- sends in one transaction).
+CREATE INDEX deduplications_expires_idx ON psqlqueue.deduplications USING brin (expires_at);
 
 -- Pub/sub: a message published to a topic is copied into every subscribed queue whose filter
 -- it matches.
@@ -115,7 +119,7 @@ CREATE TABLE psqlqueue.topic_deduplications (
     expires_at       timestamptz NOT NULL,
     CONSTRAINT topic_deduplications_pkey PRIMARY KEY (topic_id, deduplication_id)
 );
-CREATE INDEX topic_deduplications_expires_idx ON psqlqueue.topic_deduplications (expires_at);
+CREATE INDEX topic_deduplications_expires_idx ON psqlqueue.topic_deduplications USING brin (expires_at);
 
 CREATE TABLE psqlqueue.subscriptions (
     id              text        PRIMARY KEY

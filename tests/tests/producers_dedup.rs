@@ -274,6 +274,31 @@ async fn the_window_expires_for_queues_and_topics() {
         2,
         "past the topic's window the publish is fanned out again"
     );
+
+    // The sweep deletes entries past their window, and only those: an id of another queue with
+    // the default window stays.
+    client
+        .batch_execute("SELECT psqlqueue.create_queue('long', 30, 3600)")
+        .await
+        .unwrap();
+    send_dedup(&client, "long", "kept", "k").await;
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let entries = "SELECT (SELECT count(*) FROM psqlqueue.deduplications)
+                        + (SELECT count(*) FROM psqlqueue.topic_deduplications)";
+    assert_eq!(count(&client, entries).await, 3, "q's, t's and long's");
+    client
+        .batch_execute("SELECT psqlqueue.sweep()")
+        .await
+        .unwrap();
+    assert_eq!(count(&client, entries).await, 1, "only long's is live");
+    assert_eq!(
+        count(
+            &client,
+            "SELECT count(*) FROM psqlqueue.deduplications WHERE queue_id = 'long'"
+        )
+        .await,
+        1
+    );
     db.drop_db().await;
 }
 
