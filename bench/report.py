@@ -74,7 +74,21 @@ WORKLOADS = [
     ("http_send_auth", "HTTP POST message, PSQLQUEUE_AUTH=token (c=8 only)"),
     ("http_cycle_open", "HTTP receive(1) + ack, auth off, beside auth on (c=8 only)"),
     ("http_cycle_auth", "HTTP receive(1) + ack, PSQLQUEUE_AUTH=token (c=8 only)"),
+    ("key_cycle_10", "receive(10) + ack_batch, messages keyed (queue_id, id) (c=8 only)"),
+    ("prev06_cycle_10", "receive(10) + ack_batch, 0.6.0: keyed (id), beside it (c=8 only)"),
+    ("send_batch_10", "`send_batch` of 10 messages (c=8 only)"),
+    ("raw_send_10", "raw 10-row INSERT … SELECT, beside send_batch (c=8 only)"),
+    ("send_dedup", "send with a fresh deduplication id (c=8 only)"),
+    ("send_plain", "send without one, beside it (c=8 only)"),
+    ("publish_typed_100", "publish, 100 subscriptions with typed conditions (50 match) (c=8 only)"),
+    ("publish_exact_100", "publish, 100 subscriptions with exact values (50 match), beside it (c=8 only)"),
+    ("grouped_cycle", "10 sends + receive(10) + ack_batch, queue of 1,000 ordered groups (c=8 only)"),
+    ("plain_cycle", "the same on a queue without groups (c=8 only)"),
 ]
+# The pairs measured at c=8 only for a target: a dot each on the plot would only crowd its
+# legend; they are read in the tables.
+NOT_PLOTTED = {"key_cycle_10", "prev06_cycle_10", "send_batch_10", "raw_send_10", "send_dedup", "send_plain",
+               "publish_typed_100", "publish_exact_100", "grouped_cycle", "plain_cycle"}
 
 longpoll = {}
 longpoll_path = os.path.join(out, "longpoll.json")
@@ -149,6 +163,32 @@ if os.path.exists(os.path.join(docs, "bench", "soak.meta")):
     with open(os.path.join(docs, "bench", "soak.meta")) as f:
         long_meta = f.read().split()  # date time UTC commit seconds cycles/s
 
+
+
+def read_text(name):
+    """A file run.sh wrote into its output directory, stripped, or "" when it did not."""
+    path = os.path.join(out, name)
+    if not os.path.exists(path):
+        return ""
+    with open(path) as f:
+        return f.read().strip()
+
+
+def sorts_head(plan):
+    """Whether receive's head (everything before the lease) sorts the queue's rows instead of reading them
+    in index order."""
+    return "Sort Key: m.visible_at" in plan.split("CTE taken")[0]
+
+
+# Whether publish_typed_100 ran with typed conditions, or stood in with exact ones (an extension
+# built before them); empty when the producers section did not run.
+filters_kind = read_text("filters.meta")
+typed_label = "publish to 100 subscriptions with typed conditions ≤ 1.5× the time of exact-match ones (≥ 0.67×)"
+if filters_kind == "exact":
+    typed_label += " — **stand-in: the installed extension has no typed conditions, both sides exact-match**"
+group_plan = read_text("plan_groups.txt")
+only = os.environ.get("BENCH_ONLY", "").strip()
+
 C = 8 if 8 in levels else levels[-1]
 targets = [
     ("SQL send ≥ 0.9× raw INSERT", ratio(med("send", C), med("raw_send", C)), 0.9),
@@ -165,6 +205,11 @@ targets = [
     ("HTTP send, auth on ≥ 0.9× auth off", ratio(med("http_send_auth", 8), med("http_send_open", 8)), 0.9),
     ("HTTP receive+ack, auth on ≥ 0.9× auth off", ratio(med("http_cycle_auth", 8), med("http_cycle_open", 8)), 0.9),
     ("send to a queue with long-pollers (it notifies) ≥ 0.9× send to one without", ratio(med("send_announced", 8), med("send_quiet", 8)), 0.9),
+    ("receive(10)+ack_batch, messages keyed (queue_id, id) ≥ 0.95× 0.6.0's key (id)", ratio(med("key_cycle_10", 8), med("prev06_cycle_10", 8)), 0.95),
+    ("send_batch of 10 ≥ 0.9× the raw 10-row INSERT", ratio(med("send_batch_10", 8), med("raw_send_10", 8)), 0.9),
+    ("send with a deduplication id ≥ 0.8× send without", ratio(med("send_dedup", 8), med("send_plain", 8)), 0.8),
+    ("receive(10)+ack_batch over 1,000 active groups ≥ 0.5× the same without groups", ratio(med("grouped_cycle", 8), med("plain_cycle", 8)), 0.5),
+    (typed_label, ratio(med("publish_typed_100", 8), med("publish_exact_100", 8)), 1 / 1.5),
 ]
 
 lines = []
@@ -178,7 +223,10 @@ if os.path.exists(started_path):  # when and what the run measured, not when thi
     if len(parts) >= 4:
         now, rev = " ".join(parts[:3]), parts[3]
 w("# Benchmarks\n")
-w(f"Last full run: **{now}**, `make bench` ({int(elapsed) // 60} min {int(elapsed) % 60} s, of which {built} s "
+if only:
+    w(f"**Partial run** (`BENCH_ONLY={only}`): only those sections ran; the other rows are empty.\n")
+how = f'`BENCH_ONLY="{only}" bash bench/run.sh`' if only else "`make bench`"
+w(f"Last {'partial' if only else 'full'} run: **{now}**, {how} ({int(elapsed) // 60} min {int(elapsed) % 60} s, of which {built} s "
   f"building the extension and the sidecar in release), git `{rev}`.\n")
 w("## How to read this\n")
 others = "one run" if repeat_other == "1" else f"the median of {repeat_other} runs"
@@ -200,13 +248,30 @@ w("- **original pattern** reproduces the Go psqlqueue's statements on a table of
   "then UPDATE marking it expired (rows stay).")
 w("- **after 100k acks**: the original keeps acked messages (marked expired) until someone calls cleanup, as its "
   "walkthrough says; this point runs it with 100k such rows ahead of the live ones, its steady state between cleanups.")
-w("- **publish** counts message copies written (publishes/s × matching subscriptions).\n")
+w("- **publish** counts message copies written (publishes/s × matching subscriptions).")
+w("- **keyed (queue_id, id)** against **0.6.0**: the receive(10) + ack_batch cycle on two fresh databases in the same "
+  "cluster, one with this release, one with 0.6.0 (messages keyed by id alone) installed beside it: same library, "
+  "its own SQL; both refilled to 150k messages before each pair.")
+w("- **send_batch** sends 10 messages (`body` and `attributes` as send's) in one call; its raw limit is one "
+  "`INSERT … SELECT` of the same 10 rows into `bench_raw`. **send with a deduplication id** passes a fresh "
+  "`gen_random_uuid()` each time (every send claims a new entry and writes); both send points start from empty "
+  "tables.")
+w("- **publish, typed conditions**: topic `filters-typed`, 100 subscriptions taking turns at prefix, suffix, "
+  "anything-but (on `kind`), exists and numeric (on `id`), against `filters-exact`, whose subscriptions test the "
+  "same keys for exact values; 50 of 100 match the message in both.")
+w("- **ordered groups**: a cycle sends 10 messages, each to a random one of 1,000 groups (its own transaction), "
+  "then receive(10) and one ack_batch of what it got, on a queue refilled before each pair with 20 messages per "
+  "group (1,000 heads, 19,000 parked); the same cycle, without group ids, on a queue of 20,000. It counts the "
+  "messages acked (10 per cycle less what the backlog grew by).\n")
 w("## Targets (concurrency 8)\n")
 w("| target | ratio | met |")
 w("| --- | --- | --- |")
 for name, value, goal in targets:
     met = "—" if value is None else ("yes" if value >= goal else "**no**")
     w(f"| {name} | {fmt_ratio(value)} | {met} |")
+if group_plan:
+    w(f"| receive over 1,000 active groups never sorts the backlog (its plan, below) | "
+      f"{'sorts' if sorts_head(group_plan) else 'no sort'} | {'**no**' if sorts_head(group_plan) else 'yes'} |")
 growth = bounded(long_soak)
 if growth is not None and len(long_meta) >= 5:
     w(f"| bloat: sizes bounded over {int(long_meta[4]) // 60} min of mixed load (second-half peak ≤ 1.1× first-half peak) "
@@ -239,6 +304,10 @@ for subs in (1, 10, 100):
     per = [statistics.median(publishes[(f"publish_{subs}", c)]) if publishes.get((f"publish_{subs}", c)) else None for c in levels]
     one = per[0] if per and per[0] else None
     w(f"| {subs} | " + " | ".join(fmt(p) for p in per) + f" | {'—' if not one else f'{1000 / one:.2f}'} |")
+for key, label in [("publish_typed_100", "100, typed conditions (c=8 only)"), ("publish_exact_100", "100, exact values, beside them (c=8 only)")]:
+    if publishes.get((key, 8)):
+        w(f"| {label} | " + " | ".join(fmt(statistics.median(publishes[(key, c)])) if publishes.get((key, c)) else "—"
+                                      for c in levels) + " | — |")
 w("")
 w("## Depth (receive + ack with a steady backlog, c=8)\n")
 w("Each cycle sends one message and receives + acks the oldest, so the backlog stays at its size.\n")
@@ -253,7 +322,7 @@ if os.path.exists(plan_path):
         plan = f.read().strip()
 # Whether the head (everything before the lease) sorts the queue's rows instead of reading them in
 # index order: the generic plan cannot see that this queue is larger than the average one.
-head_sorted = "Sort Key: m.visible_at" in plan.split("CTE taken")[0]
+head_sorted = sorts_head(plan)
 if plan:
     if head_sorted:
         head = ("the head is **not** read in index order: the generic plan, which estimates every queue at the "
@@ -268,6 +337,17 @@ if plan:
       "`actual rows` is what ran:\n")
     w("```\n" + plan + "\n```")
 w("")
+if group_plan:
+    groups, parked, total = (f"{int(x):,}" if x.isdigit() else "?" for x in (read_text("groups.meta").split("|") + ["", "", ""])[:3])
+    head = ("the head is **not** read in index order: it sorts the queue's deliverable rows" if sorts_head(group_plan)
+            else "the head is an index range scan that stops at the limit, with no sort over the backlog")
+    w("## Ordered groups: receive's plan\n")
+    w(f"The plan receive runs on the queue of ordered groups after the benchmark's cycles ({total} messages in "
+      f"{groups} groups, {parked} of them parked behind their group's head; the cycles' leftover leases released), "
+      f"as auto_explain logged it inside the function: {head}. Parked messages wait with `visible_at` infinity, "
+      "so the head's range (`visible_at <= now`) never reaches them:\n")
+    w("```\n" + group_plan + "\n```")
+    w("")
 
 sweep_alone, sweep_load = read_sweep("alone"), read_sweep("load")
 if sweep_alone:
@@ -491,14 +571,20 @@ elif jit == "?":
 else:
     w(f"jit is **{jit}** (`SHOW jit` on the benchmark cluster), not PostgreSQL's default (on).\n")
 w("## Reproduce\n")
-w(f"```sh\nmake bench                          # the whole run, ~{int(elapsed) // 60 + 1} min here, builds included")
+if only:
+    w(f"```sh\nBENCH_ONLY=\"{only}\" bash bench/run.sh   # this partial run, ~{int(elapsed) // 60 + 1} min here (report in target/bench/partial/)")
+    w("make bench                          # the whole run")
+else:
+    w(f"```sh\nmake bench                          # the whole run, ~{int(elapsed) // 60 + 1} min here, builds included")
 w("make bench-soak                     # the 10-minute bloat soak (docs/bench/soak.tsv), then make bench")
 w("BENCH_SECONDS=10 BENCH_REPEAT=5 BENCH_REPEAT_OTHER=3 make bench   # longer, steadier points (~1 h)")
 w("```\n")
 w("Scripts: `bench/run.sh` (orchestration), `bench/sql/*.sql` (pgbench scripts and fixtures), "
   "`bench/http/*.lua` (wrk), `bench/report.py` (this page and the plot). Raw output: `target/bench/`.\n")
-w("![throughput](bench/throughput.png)\n")
-w("Solid lines: psqlqueue; dashed: PostgreSQL's raw limit; dotted: the original pattern.\n")
+plotted = [(k, l) for k, l in WORKLOADS if k not in NOT_PLOTTED and any(med(k, c) for c in levels)]
+if plotted:  # a partial run may have nothing to draw
+    w("![throughput](bench/throughput.png)\n")
+    w("Solid lines: psqlqueue; dashed: PostgreSQL's raw limit; dotted: the original pattern.\n")
 
 with open(os.path.join(docs, "BENCHMARKS.md"), "w") as f:
     f.write("\n".join(lines))
@@ -509,7 +595,6 @@ def line_style(workload):
 
 
 data_path = os.path.join(out, "throughput.dat")
-plotted = [(k, l) for k, l in WORKLOADS if any(med(k, c) for c in levels)]
 with open(data_path, "w") as f:
     for c in levels:
         f.write(str(c) + " " + " ".join(str(med(k, c) or "NaN") for k, _ in plotted) + "\n")
@@ -526,5 +611,6 @@ gp = [
     "plot " + ", ".join(f"'{data_path}' using 1:{i + 2} with linespoints lw 2 dt {line_style(k)} title '{l}'"
                         for i, (k, l) in enumerate(plotted)),
 ]
-subprocess.run(["gnuplot"], input="\n".join(gp), text=True, check=False)
+if plotted:  # a partial run may have nothing to draw
+    subprocess.run(["gnuplot"], input="\n".join(gp), text=True, check=False)
 print("\n".join(lines[: lines.index("## Throughput (messages/s, median)\n") if "## Throughput (messages/s, median)\n" in lines else 30]))
