@@ -51,7 +51,7 @@ BEGIN
     -- subquery, and the call cost send 10% (pgbench, c=8). tests/tests/announce.rs holds send and
     -- the other announcers to the same answers.
     IF deliverable AND EXISTS (SELECT FROM psqlqueue.listeners AS l
-                                WHERE l.queue_id = send.queue AND l.until > at) THEN
+                                WHERE l.queue_id = send.queue AND l.until > at AND l.armed) THEN
         PERFORM psqlqueue.announce(send.queue);
     END IF;
     RETURN new_id;
@@ -176,7 +176,8 @@ BEGIN
         IF answers IS NULL THEN
             PERFORM psqlqueue.raise_not_found('queue', send_batch.queue);
         END IF;
-        IF woken AND EXISTS (SELECT FROM psqlqueue.listeners AS l WHERE l.queue_id = send_batch.queue AND l.until > at) THEN
+        IF woken AND EXISTS (SELECT FROM psqlqueue.listeners AS l
+                         WHERE l.queue_id = send_batch.queue AND l.until > at AND l.armed) THEN
             PERFORM psqlqueue.announce(send_batch.queue);
         END IF;
         RETURN QUERY SELECT a.id FROM unnest(answers) WITH ORDINALITY AS a(id, i) ORDER BY a.i;
@@ -228,7 +229,8 @@ BEGIN
         RETURNING m.visible_at <= at AS deliverable
     )
     SELECT bool_or(w.deliverable) INTO woken FROM written AS w;
-    IF woken AND EXISTS (SELECT FROM psqlqueue.listeners AS l WHERE l.queue_id = send_batch.queue AND l.until > at) THEN
+    IF woken AND EXISTS (SELECT FROM psqlqueue.listeners AS l
+                         WHERE l.queue_id = send_batch.queue AND l.until > at AND l.armed) THEN
         PERFORM psqlqueue.announce(send_batch.queue);
     END IF;
     RETURN QUERY SELECT a.id FROM unnest(answers) WITH ORDINALITY AS a(id, i) ORDER BY a.i;

@@ -138,7 +138,10 @@ CREATE INDEX subscriptions_queue_idx ON psqlqueue.subscriptions (queue_id);
 -- state, not data: unlogged (a crash empties it; listeners renew) and not dumped.
 CREATE UNLOGGED TABLE psqlqueue.listeners (
     queue_id text        PRIMARY KEY REFERENCES psqlqueue.queues (id) ON DELETE CASCADE,
-    until    timestamptz NOT NULL
+    until    timestamptz NOT NULL,
+    -- Whether the next announcement is awaited: the first one after listen_for clears it, and
+    -- announcements stop until a listener asks again (wakeup.sql, announce).
+    armed    boolean     NOT NULL DEFAULT true
 );
 
 -- What receive returns. A named type (rather than RETURNS TABLE) because receive's argument

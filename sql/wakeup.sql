@@ -7,6 +7,13 @@
 -- 9,094 sends/s, medians of 3). So a queue is announced only while someone listens for it:
 -- psqlqueue.listeners holds, per queue, until when a listener wants to hear (the sidecar renews
 -- it while it has waiters; it lapses by itself when they are gone, or when the sidecar is).
+--
+-- And only once per asking: a registration is armed by listen_for, and the first announcement
+-- disarms it; later sends pay one probe and no NOTIFY until a listener arms it again, which a
+-- waiter does before it looks at the queue and sleeps (the sidecar re-arms after every
+-- notification it hears). A send to a queue whose consumers are busy, not waiting, so notifies
+-- once per wait rather than once per message (0.36 of a plain send's rate when every send
+-- notified; docs/BENCHMARKS.md).
 
 CREATE FUNCTION psqlqueue.heard(queue_id text, at timestamptz)
 RETURNS boolean
@@ -14,20 +21,37 @@ LANGUAGE sql STABLE PARALLEL SAFE
 -- send writes this test out before calling announce, so a send to a queue nobody listens for
 -- pays one index probe and no function call (calling announce on every send cost 23% of send
 -- throughput; pgbench, c=8).
-RETURN EXISTS (SELECT FROM psqlqueue.listeners AS l WHERE l.queue_id = heard.queue_id AND l.until > heard.at);
+RETURN EXISTS (SELECT FROM psqlqueue.listeners AS l
+                WHERE l.queue_id = heard.queue_id AND l.until > heard.at AND l.armed);
 COMMENT ON FUNCTION psqlqueue.heard(text, timestamptz) IS
-    'Internal: whether someone listens for the queue''s announcements at "at" (listen_for).';
+    'Internal: whether someone listens for the queue''s next announcement at "at" (listen_for armed it and no '
+    'announcement has disarmed it since).';
 
 CREATE FUNCTION psqlqueue.announce(queue_id text)
 RETURNS void
-LANGUAGE sql
-BEGIN ATOMIC
-    SELECT pg_catalog.pg_notify('psqlqueue', announce.queue_id)
-     WHERE psqlqueue.heard(announce.queue_id, pg_catalog.clock_timestamp());
-END;
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- Disarm the registration and notify. SKIP LOCKED: a registration another announcer is
+    -- disarming right now is not waited for (no sender waits for another, and two transactions
+    -- announcing several queues cannot deadlock); this one then notifies too, since the other
+    -- may still roll back. Costs a NOTIFY only while announcers overlap.
+    UPDATE psqlqueue.listeners AS l
+       SET armed = false
+     WHERE l.queue_id = announce.queue_id
+       AND l.ctid = (SELECT x.ctid FROM psqlqueue.listeners AS x
+                      WHERE x.queue_id = announce.queue_id AND x.armed AND x.until > clock_timestamp()
+                        FOR UPDATE SKIP LOCKED);
+    IF FOUND OR psqlqueue.heard(announce.queue_id, clock_timestamp()) THEN
+        PERFORM pg_notify('psqlqueue', announce.queue_id);
+    END IF;
+END
+$$;
 COMMENT ON FUNCTION psqlqueue.announce(text) IS
     'Internal: notifies channel psqlqueue (payload: the queue id) at commit that the queue got deliverable '
-    'messages, when someone listens for it (listen_for). send, publish, nack and redrive call it.';
+    'messages, when someone listens for it and has not been told since it last asked (listen_for); send, '
+    'send_batch, publish, nack, redrive and ordered groups call it.';
 
 CREATE FUNCTION psqlqueue.listen_for(queue text, seconds int)
 RETURNS void
@@ -48,10 +72,11 @@ BEGIN
     END IF;
     INSERT INTO psqlqueue.listeners AS l (queue_id, until)
     VALUES (listen_for.queue, clock_timestamp() + make_interval(secs => listen_for.seconds))
-    ON CONFLICT (queue_id) DO UPDATE SET until = greatest(l.until, excluded.until);
+    ON CONFLICT (queue_id) DO UPDATE SET until = greatest(l.until, excluded.until), armed = true;
 END
 $$;
 COMMENT ON FUNCTION psqlqueue.listen_for(text, int) IS
     'Asks that the queue be announced on channel psqlqueue for the next "seconds" (1..3600), for long '
-    'polling: LISTEN psqlqueue, call this, commit, then receive, and wait for a notification naming the queue '
-    'before receiving again. Errors: 22023 bad seconds, P0002 no such queue.';
+    'polling: LISTEN psqlqueue, call this, commit, then receive, and wait for a notification naming the queue. '
+    'One notification answers one call: call it again, before receiving again, to hear the next. '
+    'Errors: 22023 bad seconds, P0002 no such queue.';

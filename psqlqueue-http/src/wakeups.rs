@@ -4,9 +4,14 @@
 //! queue that got deliverable messages, and wakes waiters of that queue.
 //!
 //! The database announces a queue only while someone listens for it (NOTIFY costs every
-//! notifying commit a cluster-wide lock): before its first look at a queue, a waiter makes sure
-//! this sidecar's registration (`psqlqueue.listen_for`) covers its whole wait; one waiter per
-//! queue renews it at a time, for [`LISTEN_SECONDS`].
+//! notifying commit a cluster-wide lock), and only once per asking: a registration
+//! (`psqlqueue.listen_for`) is armed until its first announcement. So before each look at a
+//! queue, a waiter makes sure this sidecar's registration covers its whole wait and is armed:
+//! it calls `listen_for` again when the registration would end too soon or when a notification
+//! for the queue has been heard since it was last armed (or the LISTEN connection was down
+//! meanwhile, when one may have been missed). One waiter per queue does so at a time, for
+//! [`LISTEN_SECONDS`]; the woken waiter re-arms before it looks, so the next message wakes the
+//! next waiter.
 //!
 //! A notification wakes one waiter without a label filter (the one waiting longest) and every
 //! waiter with one (it cannot know the message's label). A waiter that then receives a full
@@ -48,9 +53,23 @@ pub(crate) struct Wakeups {
     /// Counts LISTEN sessions; odd while one is up. A waiter whose wait saw it change (or
     /// even) may have missed a notification.
     session: AtomicU64,
-    /// Per queue, until when this sidecar's registration lasts (behind a lock that one waiter
-    /// holds while it renews).
-    registrations: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Instant>>>>,
+    /// Per queue, this sidecar's registration (behind a lock that one waiter holds while it
+    /// renews).
+    registrations: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Registration>>>>,
+    /// Per queue, how many notifications have been heard for it.
+    heard: Mutex<HashMap<String, u64>>,
+    /// Counts LISTEN connections lost: a notification may have gone unheard each time.
+    outages: AtomicU64,
+}
+
+/// What this sidecar last asked of the database for one queue.
+#[derive(Debug)]
+struct Registration {
+    /// Until when the registration lasts.
+    until: Instant,
+    /// The queue's notification count and the outage count read just before it was armed:
+    /// either has moved since when an announcement may have disarmed it.
+    armed_at: (u64, u64),
 }
 
 /// A waiter's registration; dropping it (done, or its request gone) withdraws it.
@@ -81,6 +100,18 @@ impl Wakeups {
         }
     }
 
+    /// Whether a waiter of `queue` still waits (its request not ended).
+    fn others_wait(&self, queue: &str) -> bool {
+        let queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        queues.get(queue).is_some_and(|waiters| {
+            waiters
+                .any
+                .iter()
+                .chain(waiters.labelled.iter())
+                .any(|sender| !sender.is_closed())
+        })
+    }
+
     /// Wakes one unlabelled waiter of `queue` that is still waiting, and every labelled one.
     pub(crate) fn wake(&self, queue: &str) {
         let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
@@ -100,8 +131,32 @@ impl Wakeups {
         }
     }
 
+    /// A notification for `queue` was heard: it disarmed the registration; wake a waiter.
+    fn heard(&self, queue: &str) {
+        *self
+            .heard
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(queue.to_owned())
+            .or_default() += 1;
+        self.wake(queue);
+    }
+
+    /// The queue's notification count and the outage count, as a registration remembers them.
+    fn arming_point(&self, queue: &str) -> (u64, u64) {
+        let heard = self
+            .heard
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(queue)
+            .copied()
+            .unwrap_or_default();
+        (heard, self.outages.load(Ordering::Acquire))
+    }
+
     /// Wakes every waiter of every queue (the LISTEN connection went down).
     fn wake_all(&self) {
+        self.outages.fetch_add(1, Ordering::AcqRel);
         let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
         for (_, waiters) in queues.drain() {
             for sender in waiters.any.into_iter().chain(waiters.labelled) {
@@ -110,17 +165,20 @@ impl Wakeups {
         }
     }
 
-    /// Makes sure the database announces `queue` until after `deadline`: calls `renew` (which
-    /// runs `psqlqueue.listen_for`) when this sidecar's registration would end too soon. One
-    /// caller per queue renews; the others wait for it.
+    /// Makes sure the database announces `queue`'s next message until after `deadline`: calls
+    /// `renew` (which runs `psqlqueue.listen_for`) when this sidecar's registration would end too
+    /// soon or may have been disarmed by an announcement since it was armed. Call it before every
+    /// sleep on the queue; true when it asked (then look at the queue once more: a message
+    /// committed while the registration was disarmed was not announced). One caller per queue
+    /// renews; the others wait for it.
     pub(crate) async fn ensure_registered<F, Fut, E>(
         &self,
         queue: &str,
         deadline: Instant,
-        renew: F,
-    ) -> Result<(), E>
+        renew: &F,
+    ) -> Result<bool, E>
     where
-        F: FnOnce() -> Fut,
+        F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<(), E>>,
     {
         let slot = {
@@ -128,24 +186,91 @@ impl Wakeups {
             Arc::clone(
                 registrations
                     .entry(queue.to_owned())
-                    .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(Instant::now()))),
+                    .or_insert_with(|| {
+                        Arc::new(tokio::sync::Mutex::new(Registration {
+                            until: Instant::now(),
+                            armed_at: (u64::MAX, u64::MAX),
+                        }))
+                    }),
             )
         };
-        let mut until = slot.lock().await;
-        if *until < deadline + RENEW_MARGIN {
+        let mut registration = slot.lock().await;
+        // Read before asking: a notification heard while listen_for runs counts as disarming.
+        let point = self.arming_point(queue);
+        if registration.until < deadline + RENEW_MARGIN || registration.armed_at != point {
             let asked = Instant::now();
             if let Err(err) = renew().await {
                 // No such queue, say: remember nothing about it.
-                drop(until);
+                drop(registration);
                 self.registrations
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .remove(queue);
                 return Err(err);
             }
-            *until = asked + Duration::from_secs(LISTEN_SECONDS.unsigned_abs().into());
+            registration.until = asked + Duration::from_secs(LISTEN_SECONDS.unsigned_abs().into());
+            registration.armed_at = point;
+            return Ok(true);
         }
-        Ok(())
+        Ok(false)
+    }
+
+    /// Long polling, for every protocol: looks at `queue` with `look` until it answers
+    /// something or `deadline` passes, sleeping between looks until the queue is announced.
+    /// `arm` runs `psqlqueue.listen_for` (see [`Wakeups::ensure_registered`]); `limit` is how
+    /// many rows a look may answer (a full answer passes the wakeup on: one transaction's sends
+    /// notify once).
+    pub(crate) async fn poll<T, E, L, LF, A, AF>(
+        &self,
+        queue: &str,
+        labelled: bool,
+        deadline: Instant,
+        limit: usize,
+        mut look: L,
+        arm: A,
+    ) -> Result<Vec<T>, E>
+    where
+        L: FnMut() -> LF,
+        LF: std::future::Future<Output = Result<Vec<T>, E>>,
+        A: Fn() -> AF,
+        AF: std::future::Future<Output = Result<(), E>>,
+    {
+        loop {
+            // Registered before looking, so a message announced in between still wakes it.
+            let mut ticket = self.register(queue, labelled);
+            let mut rows = look().await?;
+            // About to sleep: the registration must cover the wait and be armed. If it had to
+            // be asked again, a message committed while it was disarmed went unannounced: look
+            // once more.
+            if rows.is_empty() && self.ensure_registered(queue, deadline, &arm).await? {
+                rows = look().await?;
+            }
+            if !rows.is_empty() {
+                drop(ticket);
+                if rows.len() >= limit {
+                    self.wake(queue);
+                }
+                // Others still wait here: the announcement that woke this one (if any)
+                // disarmed the registration, so arm it again for them. Best effort: the rows
+                // are this request's answer whatever happens; a waiter whose wait ends arms it
+                // before sleeping again.
+                if self.others_wait(queue)
+                    && let Err(err) = self.ensure_registered(queue, Instant::now(), &arm).await
+                {
+                    drop(err);
+                    tracing::debug!(queue, "long polling: could not re-arm for other waiters");
+                }
+                return Ok(rows);
+            }
+            if !Self::wait(&mut ticket, deadline).await {
+                // The wait is over. Only if the LISTEN connection was down meanwhile may a
+                // message have arrived unannounced: then look once more.
+                if self.may_have_missed(&ticket) {
+                    return look().await;
+                }
+                return Ok(Vec::new());
+            }
+        }
     }
 
     /// Waits until the ticket is woken or `deadline` passes; true when woken.
@@ -202,7 +327,7 @@ async fn listen_once(config: &tokio_postgres::Config, wakeups: &Wakeups) {
         loop {
             match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
                 Some(Ok(AsyncMessage::Notification(note))) if note.channel() == CHANNEL => {
-                    wakeups.wake(note.payload());
+                    wakeups.heard(note.payload());
                 }
                 Some(Ok(_)) => {}
                 Some(Err(err)) => {

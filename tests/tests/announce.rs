@@ -1,7 +1,8 @@
 //! Long polling's SQL side: a committed send, publish, nack or redrive to a queue that someone
 //! listens for (`listen_for`) notifies channel psqlqueue with the queue id, once committed; a
-//! rolled-back send notifies nobody, and nothing is notified for a queue nobody listens for
-//! (NOTIFY costs every notifying commit a cluster-wide lock).
+//! rolled-back send notifies nobody, nothing is notified for a queue nobody listens for, and
+//! only the first announcement after each `listen_for` is sent (NOTIFY costs every notifying
+//! commit a cluster-wide lock).
 
 use psqlqueue_tests::TestDb;
 use std::time::Duration;
@@ -91,6 +92,18 @@ async fn queues_are_announced_at_commit_only_while_someone_listens() {
         .await
         .expect("send");
     assert_eq!(heard(&mut notes).await, vec!["heard"]);
+    // One announcement per asking: until a listener asks again, sends are not announced.
+    client
+        .batch_execute("SELECT psqlqueue.send('heard', 'b2'); SELECT psqlqueue.send('heard', 'b3')")
+        .await
+        .expect("send");
+    assert_eq!(
+        heard(&mut notes).await,
+        Vec::<String>::new(),
+        "disarmed by the first"
+    );
+    let rearm = "SELECT psqlqueue.listen_for('heard', 60)";
+    client.batch_execute(rearm).await.expect("re-arm");
     client
         .batch_execute("SELECT psqlqueue.publish('t', 'p')")
         .await
@@ -100,6 +113,7 @@ async fn queues_are_announced_at_commit_only_while_someone_listens() {
         vec!["heard"],
         "only the listened queue"
     );
+    client.batch_execute(rearm).await.expect("re-arm");
     client
         .batch_execute(
             "SELECT psqlqueue.nack('heard', id) FROM psqlqueue.receive('heard', NULL, 1)",
@@ -108,7 +122,28 @@ async fn queues_are_announced_at_commit_only_while_someone_listens() {
         .expect("nack");
     assert_eq!(heard(&mut notes).await, vec!["heard"]);
 
+    // Two announcers at once: the second does not wait for the first's disarming (it is locked
+    // until the first commits) and notifies as well, since the first may still roll back.
+    client.batch_execute(rearm).await.expect("re-arm");
+    let other = db.connect().await;
+    client
+        .batch_execute("BEGIN; SELECT psqlqueue.send('heard', 'first')")
+        .await
+        .expect("first, open");
+    other
+        .batch_execute("SELECT psqlqueue.send('heard', 'second')")
+        .await
+        .expect("second commits without waiting");
+    assert_eq!(heard(&mut notes).await, vec!["heard"], "the second");
+    client
+        .batch_execute("ROLLBACK")
+        .await
+        .expect("first rolls back");
+    assert_eq!(heard(&mut notes).await, Vec::<String>::new());
+    drop(other);
+
     // A registration lapses by itself.
+    client.batch_execute(rearm).await.expect("re-arm");
     client
         .batch_execute("UPDATE psqlqueue.listeners SET until = clock_timestamp()")
         .await

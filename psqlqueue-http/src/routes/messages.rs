@@ -6,7 +6,7 @@ use crate::models::{
     NackBatchResponse, NackRequest, ReceiveParams, SendBatchRequest, SendBatchResponse,
 };
 use crate::state::AppState;
-use crate::wakeups::{self, Wakeups};
+use crate::wakeups;
 use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -113,39 +113,27 @@ pub(crate) async fn receive(
         .label
         .as_deref()
         .is_some_and(|label| !label.is_empty());
-    state
+    let rows = state
         .wakeups
-        .ensure_registered(&queue, deadline, || async {
-            state
-                .db
-                .query(
-                    "SELECT psqlqueue.listen_for($1, $2)",
-                    &[&queue, &wakeups::LISTEN_SECONDS],
-                )
-                .await
-                .map(|_| ())
-        })
+        .poll(
+            &queue,
+            labelled,
+            deadline,
+            usize::try_from(limit).unwrap_or(usize::MAX),
+            || state.db.query(RECEIVE, &args),
+            || async {
+                state
+                    .db
+                    .query(
+                        "SELECT psqlqueue.listen_for($1, $2)",
+                        &[&queue, &wakeups::LISTEN_SECONDS],
+                    )
+                    .await
+                    .map(|_| ())
+            },
+        )
         .await?;
-    loop {
-        // Registered before looking, so a message sent in between still wakes this waiter.
-        let mut ticket = state.wakeups.register(&queue, labelled);
-        let rows = state.db.query(RECEIVE, &args).await?;
-        if !rows.is_empty() {
-            if i32::try_from(rows.len()).is_ok_and(|got| got == limit) {
-                // Maybe more: pass the wakeup on (one transaction's sends notify once).
-                state.wakeups.wake(&queue);
-            }
-            return Ok(respond(rows));
-        }
-        if !Wakeups::wait(&mut ticket, deadline).await {
-            // The wait is over. Only if the LISTEN connection was down meanwhile may a message
-            // have arrived unannounced: then look once more.
-            if state.wakeups.may_have_missed(&ticket) {
-                return Ok(respond(state.db.query(RECEIVE, &args).await?));
-            }
-            return Ok(respond(Vec::new()));
-        }
-    }
+    Ok(respond(rows))
 }
 
 /// Acknowledges a leased message: it is never delivered again. The receipt (body or query)

@@ -9,8 +9,13 @@ use tokio::task::JoinHandle;
 
 /// Starts a long poll of `queue` (limit 1) in the background: (seconds it took, body).
 fn poll(app: &TestApp, queue: &str, wait: u32) -> JoinHandle<(f64, Value)> {
+    poll_up_to(app, queue, wait, 1)
+}
+
+/// As `poll`, for up to `limit` messages.
+fn poll_up_to(app: &TestApp, queue: &str, wait: u32, limit: u32) -> JoinHandle<(f64, Value)> {
     let url = format!(
-        "{}/v1/queues/{queue}/messages?limit=1&wait_seconds={wait}",
+        "{}/v1/queues/{queue}/messages?limit={limit}&wait_seconds={wait}",
         app.base
     );
     tokio::spawn(async move {
@@ -125,6 +130,40 @@ async fn one_message_among_many_waiters_goes_to_exactly_one() {
         got += body["data"].as_array().map_or(0, Vec::len);
     }
     assert_eq!(got, 1);
+    app.stop().await;
+}
+
+/// Each announcement disarms the queue's registration until a listener asks again: the waiter
+/// it woke must re-arm it for the others, or the next message would wait for their deadline.
+/// (Limit 10: a waiter answered with fewer than its limit passes no wakeup on.)
+#[tokio::test]
+async fn messages_sent_one_by_one_each_wake_a_waiter_at_once() {
+    const WAITERS: usize = 5;
+    let app = spawn_app().await;
+    create_queue(&app, "q", 30).await;
+    // Each waiter reports when it is answered.
+    let (done, mut answered) = tokio::sync::mpsc::unbounded_channel();
+    for _ in 0..WAITERS {
+        let waiter = poll_up_to(&app, "q", 20, 10);
+        let done = done.clone();
+        tokio::spawn(async move {
+            let _ = done.send(waiter.await.expect("join"));
+        });
+    }
+    settle().await;
+    for i in 0..WAITERS {
+        let sent = Instant::now();
+        app.post("/v1/queues/q/messages", &format!(r#"{{"body": "m{i}"}}"#))
+            .await;
+        // The one waiter this message woke: whichever is answered first.
+        let (_, body) = answered.recv().await.expect("an answer");
+        assert_eq!(body["data"].as_array().map_or(0, Vec::len), 1, "message {i}");
+        assert!(
+            sent.elapsed() < Duration::from_secs(5),
+            "message {i} woke a waiter after {:?}, not at once",
+            sent.elapsed()
+        );
+    }
     app.stop().await;
 }
 
