@@ -7,6 +7,7 @@ use crate::limits::{self, Limits};
 use crate::metrics;
 use crate::openapi::ApiDoc;
 use crate::routes::{health, messages, queues, subscriptions, topics};
+use crate::sqs;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -15,7 +16,7 @@ use axum::http::header::{ALLOW, CONTENT_TYPE};
 use axum::http::{HeaderValue, Method};
 use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use std::any::Any;
 use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::OpenApi;
@@ -23,10 +24,25 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
-/// The API router; `max_body_bytes` bounds every request body (413 beyond). The OpenAPI
-/// document it serves comes from the same declarations as its routes ([`api_routes`]).
-pub(crate) fn app(state: AppState, max_body_bytes: usize, limits: Limits) -> Router {
+/// The API router; `max_body_bytes` bounds every request body (413 beyond); `sqs_region` goes
+/// into the SQS protocol's ARNs. The OpenAPI
+/// document it serves comes from the same declarations as its routes ([`api_routes`]); the
+/// SQS protocol's `POST /` ([`sqs`]) is outside it.
+pub(crate) fn app(
+    state: AppState,
+    max_body_bytes: usize,
+    limits: Limits,
+    sqs_region: String,
+) -> Router {
     let (api, openapi) = api_routes().split_for_parts();
+    let sqs_state = sqs::SqsState::new(state.clone(), sqs_region, max_body_bytes);
+    // SQS authenticates with Signature V4 itself (not the bearer-token middleware), within the
+    // same request limits; `wire_errors`, outside them, gives their answers SQS's shape.
+    let sqs_route = post(sqs::handle)
+        .fallback(sqs::wrong_method)
+        .with_state(sqs_state)
+        .layer(from_fn_with_state(limits.clone(), limits::enforce))
+        .layer(from_fn(sqs::wire_errors));
     api
         // Our error body for a known path with another method; axum still sets `Allow`.
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
@@ -37,6 +53,8 @@ pub(crate) fn app(state: AppState, max_body_bytes: usize, limits: Limits) -> Rou
         ))
         // Inner, so the metrics and the access log see what the limits answered.
         .route_layer(from_fn_with_state(limits, limits::enforce))
+        // After the layers above: SQS has its own authentication and its own limits layer.
+        .route("/", sqs_route)
         .route_layer(from_fn(refuse_head_on_receive))
         .route_layer(from_fn_with_state(
             std::sync::Arc::clone(&state.metrics),

@@ -113,10 +113,34 @@ pub(crate) enum Caller {
 }
 
 impl Caller {
+    /// The caller whose token holds these scopes (as the extension stores them; the SQS API's
+    /// access keys carry their token's scopes).
+    pub(crate) fn with_scopes(scopes: &[String]) -> Caller {
+        Caller::Token(Arc::new(
+            scopes.iter().filter_map(|s| Scope::parse(s)).collect(),
+        ))
+    }
+
     /// Refuses (403) unless the caller may do `action` on `name`.
     pub(crate) fn require(&self, action: Action, name: &str) -> Result<(), ApiError> {
         let need = Need::On(only(action), name.to_owned());
         self.check(&need)
+    }
+
+    /// Refuses (403) unless the caller may do one of `actions` on `name` ([`ANY_QUEUE`]: read
+    /// a queue's settings or counts).
+    pub(crate) fn require_any(
+        &self,
+        actions: &'static [Action],
+        name: &str,
+    ) -> Result<(), ApiError> {
+        self.check(&Need::On(actions, name.to_owned()))
+    }
+
+    /// Refuses (403) unless the caller may do `action` on every queue or topic (`ACTION:*`),
+    /// as listing them needs.
+    pub(crate) fn require_every(&self, action: Action) -> Result<(), ApiError> {
+        self.check(&Need::Every(only(action)))
     }
 
     fn check(&self, need: &Need) -> Result<(), ApiError> {
@@ -163,7 +187,7 @@ const CONSUME: &[Action] = &[Action::Consume];
 const MANAGE: &[Action] = &[Action::Manage];
 const PUBLISH: &[Action] = &[Action::Publish];
 /// Reading a queue's settings or counts: anyone who works with it.
-const ANY_QUEUE: &[Action] = &[Action::Send, Action::Consume, Action::Manage];
+pub(crate) const ANY_QUEUE: &[Action] = &[Action::Send, Action::Consume, Action::Manage];
 /// Reading a topic: its publishers and managers.
 const ANY_TOPIC: &[Action] = &[Action::Publish, Action::Manage];
 
@@ -241,6 +265,16 @@ impl Auth {
             db,
             cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// How requests are authenticated.
+    pub(crate) fn mode(&self) -> AuthMode {
+        self.mode
+    }
+
+    /// How long a credential's check is reused (`PSQLQUEUE_AUTH_CACHE_SECONDS`).
+    pub(crate) fn cache_ttl(&self) -> Duration {
+        self.ttl
     }
 
     /// The scopes of a live token, `None` for an unknown or revoked one.

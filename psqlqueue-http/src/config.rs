@@ -29,7 +29,8 @@ pub(crate) enum Command {
     Migrate(DatabaseArgs),
     /// Serve the REST API, and Prometheus metrics on a second port.
     Server(ServerArgs),
-    /// Create, list and revoke the API's bearer tokens (for `PSQLQUEUE_AUTH=token`).
+    /// Create, list and revoke the API's bearer tokens and their SQS access keys (for
+    /// `PSQLQUEUE_AUTH=token`).
     Token(TokenArgs),
 }
 
@@ -54,6 +55,16 @@ pub(crate) enum TokenCommand {
         /// queue or topic id or `*`. Repeat for more than one.
         #[arg(long = "scope", required = true)]
         scopes: Vec<String>,
+        /// Also issue an AWS access key id and secret access key with the token's scopes, for
+        /// the SQS API's Signature V4 (printed after the token, shown this once too).
+        #[arg(long)]
+        sqs: bool,
+    },
+    /// Issue an AWS access key for a live token's SQS use, replacing the key it had, and print
+    /// it (`AWS_ACCESS_KEY_ID=...` and `AWS_SECRET_ACCESS_KEY=...`).
+    AccessKey {
+        /// The token's name.
+        name: String,
     },
     /// List tokens: name, scopes, when created and when revoked (never the tokens).
     List,
@@ -222,6 +233,31 @@ pub(crate) struct ServerArgs {
     pub queue_max_number_of_messages: i32,
     #[command(flatten)]
     pub sweep: SweepArgs,
+    /// The region the SQS API names in queue ARNs (`arn:aws:sqs:REGION:000000000000:QUEUE`).
+    /// Signed requests are accepted whatever region their credential scope names.
+    #[arg(
+        long,
+        env = "PSQLQUEUE_SQS_REGION",
+        default_value = DEFAULT_SQS_REGION,
+        value_parser = parse_region
+    )]
+    pub sqs_region: String,
+}
+
+/// The SQS region when PSQLQUEUE_SQS_REGION is not set.
+pub(crate) const DEFAULT_SQS_REGION: &str = "us-east-1";
+
+/// A region name as AWS spells them: 1 to 64 lowercase letters, digits and hyphens.
+fn parse_region(text: &str) -> Result<String, String> {
+    let ok = (1..=64).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err("must be 1 to 64 lowercase letters, digits and hyphens, e.g. us-east-1".to_owned())
+    }
 }
 
 /// The body-read deadline when PSQLQUEUE_SERVER_BODY_TIMEOUT_SECONDS is not set (shortened to
@@ -287,6 +323,30 @@ mod unit {
             Command::Server(server) => server.body_timeout().map_err(|e| e.to_string()),
             other => Err(format!("not the server: {other:?}")),
         }
+    }
+
+    #[test]
+    fn the_sqs_region_defaults_to_us_east_1_and_must_look_like_a_region() {
+        let region = |flags: &[&str]| {
+            let args = ["psqlqueue", "server", "--database-url", "host=nowhere"]
+                .iter()
+                .chain(flags);
+            match Cli::try_parse_from(args).map(|cli| cli.command) {
+                Ok(Command::Server(server)) => Ok(server.sqs_region),
+                Ok(other) => Err(format!("not the server: {other:?}")),
+                Err(error) => Err(error.to_string()),
+            }
+        };
+        // The default, unless the environment of this test run sets one.
+        if std::env::var_os("PSQLQUEUE_SQS_REGION").is_none() {
+            assert_eq!(region(&[]), Ok("us-east-1".to_owned()));
+        }
+        assert_eq!(
+            region(&["--sqs-region", "eu-west-3"]),
+            Ok("eu-west-3".to_owned())
+        );
+        assert!(region(&["--sqs-region", "EU WEST"]).is_err());
+        assert!(region(&["--sqs-region", ""]).is_err());
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod models;
 mod openapi;
 mod routes;
 mod server;
+mod sqs;
 mod startup;
 mod state;
 mod sweeper;

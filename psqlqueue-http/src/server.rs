@@ -96,7 +96,12 @@ pub(crate) async fn run(args: ServerArgs) -> Result<(), StartupError> {
     );
     let api_server = tokio::spawn(serve_api(
         api_listener,
-        app(state, args.server_max_body_bytes, limits),
+        app(
+            state,
+            args.server_max_body_bytes,
+            limits,
+            args.sqs_region.clone(),
+        ),
         Connections {
             header_timeout: Duration::from_secs(args.server_read_header_timeout_seconds),
             max_open: args.server_max_connections as usize,

@@ -58,8 +58,6 @@ pub(crate) struct Wakeups {
     registrations: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Registration>>>>,
     /// Per queue, how many notifications have been heard for it.
     heard: Mutex<HashMap<String, u64>>,
-    /// Counts LISTEN connections lost: a notification may have gone unheard each time.
-    outages: AtomicU64,
 }
 
 /// What this sidecar last asked of the database for one queue.
@@ -67,8 +65,9 @@ pub(crate) struct Wakeups {
 struct Registration {
     /// Until when the registration lasts.
     until: Instant,
-    /// The queue's notification count and the outage count read just before it was armed:
-    /// either has moved since when an announcement may have disarmed it.
+    /// The queue's notification count and the LISTEN session count read just before it was
+    /// armed: either has moved since when an announcement may have disarmed it unheard (one
+    /// sent while the connection was down, or since it came back).
     armed_at: (u64, u64),
 }
 
@@ -142,7 +141,7 @@ impl Wakeups {
         self.wake(queue);
     }
 
-    /// The queue's notification count and the outage count, as a registration remembers them.
+    /// The queue's notification count and the session count, as a registration remembers them.
     fn arming_point(&self, queue: &str) -> (u64, u64) {
         let heard = self
             .heard
@@ -151,12 +150,11 @@ impl Wakeups {
             .get(queue)
             .copied()
             .unwrap_or_default();
-        (heard, self.outages.load(Ordering::Acquire))
+        (heard, self.session.load(Ordering::Acquire))
     }
 
     /// Wakes every waiter of every queue (the LISTEN connection went down).
     fn wake_all(&self) {
-        self.outages.fetch_add(1, Ordering::AcqRel);
         let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
         for (_, waiters) in queues.drain() {
             for sender in waiters.any.into_iter().chain(waiters.labelled) {
@@ -183,16 +181,12 @@ impl Wakeups {
     {
         let slot = {
             let mut registrations = self.registrations.lock().unwrap_or_else(|e| e.into_inner());
-            Arc::clone(
-                registrations
-                    .entry(queue.to_owned())
-                    .or_insert_with(|| {
-                        Arc::new(tokio::sync::Mutex::new(Registration {
-                            until: Instant::now(),
-                            armed_at: (u64::MAX, u64::MAX),
-                        }))
-                    }),
-            )
+            Arc::clone(registrations.entry(queue.to_owned()).or_insert_with(|| {
+                Arc::new(tokio::sync::Mutex::new(Registration {
+                    until: Instant::now(),
+                    armed_at: (u64::MAX, u64::MAX),
+                }))
+            }))
         };
         let mut registration = slot.lock().await;
         // Read before asking: a notification heard while listen_for runs counts as disarming.

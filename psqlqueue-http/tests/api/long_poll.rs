@@ -157,7 +157,11 @@ async fn messages_sent_one_by_one_each_wake_a_waiter_at_once() {
             .await;
         // The one waiter this message woke: whichever is answered first.
         let (_, body) = answered.recv().await.expect("an answer");
-        assert_eq!(body["data"].as_array().map_or(0, Vec::len), 1, "message {i}");
+        assert_eq!(
+            body["data"].as_array().map_or(0, Vec::len),
+            1,
+            "message {i}"
+        );
         assert!(
             sent.elapsed() < Duration::from_secs(5),
             "message {i} woke a waiter after {:?}, not at once",

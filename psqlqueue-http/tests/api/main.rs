@@ -13,5 +13,6 @@ mod operations;
 mod producers;
 mod rest;
 mod slow_bodies;
+mod sqs;
 mod sweeper;
 mod walkthrough;
