@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup install fmt-check clippy machete deny pgrx-test integration-test test run stop bench bench-soak bench-sidecars reliability
+.PHONY: setup install fmt-check clippy machete deny pgrx-test integration-test sqs-test test run stop bench bench-soak bench-sidecars reliability
 
 setup:             
 	@bash scripts/setup.sh
@@ -34,7 +34,13 @@ integration-test: install
 	@bash scripts/preload-cluster.sh start
 	@trap 'bash scripts/preload-cluster.sh stop' EXIT; cargo test -p psqlqueue-tests -p psqlqueue-http
 
-test: setup fmt-check clippy machete deny pgrx-test integration-test
+# The SQS API through real clients (boto3, the AWS CLI) and across REST and SQL: pytest in a
+# virtualenv of pinned packages (target/sqs-venv, made once), against two sidecars (auth none and
+# token) over a fresh database on the system server, all removed after (tests/sqs/run.sh).
+sqs-test: install
+	@bash tests/sqs/run.sh
+
+test: setup fmt-check clippy machete deny pgrx-test integration-test sqs-test
 
 run: install
 	@bash scripts/run.sh
