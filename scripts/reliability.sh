@@ -2,14 +2,14 @@
 # make reliability: the Jepsen-style queue checker under faults (tests/src/bin/reliability.rs)
 # over a private stock PostgreSQL 15 on 127.0.0.1:54332, stopped and removed on exit; writes
 # docs/RELIABILITY.md. Needs the extension installed (make install). Environment:
-# RELIABILITY_SECONDS (load per scenario, 20), RELIABILITY_SCENARIOS (all seven).
+# RELIABILITY_SECONDS (load per scenario, 20), RELIABILITY_SCENARIOS (all eight).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 say() { printf '==> %s %s\n' "$(date +%T)" "$*"; }
 port="${RELIABILITY_PORT:-54332}"
 home="/tmp/psqlqueue-reliability-$port"
 seconds="${RELIABILITY_SECONDS:-20}"
-scenarios="${RELIABILITY_SCENARIOS:-baseline,db-fast,db-crash,db-blackhole,sidecar-kill,sidecar-term,backend-kill}"
+scenarios="${RELIABILITY_SCENARIOS:-baseline,db-fast,db-crash,db-blackhole,sidecar-kill,sidecar-term,backend-kill,churn}"
 cd "$ROOT"
 
 stop_cluster() {

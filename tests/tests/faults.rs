@@ -1,8 +1,9 @@
 //! The short version of `make reliability`, inside `make test`: the Jepsen-style checker
-//! (tests/src/bin/reliability.rs) runs its baseline and a database restart for a few seconds
-//! each on the preloaded cluster (scripts/preload-cluster.sh, started by `make test`), three
-//! sidecars in front of it, and must find no lost, unexpected or acked-then-redelivered message
-//! and no overlapping leases (it exits 1 otherwise).
+//! (tests/src/bin/reliability.rs) runs its baseline, a database restart and the subscription
+//! churn for a few seconds each on the preloaded cluster (scripts/preload-cluster.sh, started by
+//! `make test`), three sidecars in front of it, and must find no lost, unexpected or
+//! acked-then-redelivered message, no overlapping leases and no stray or missing copy (it exits
+//! 1 otherwise).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -28,7 +29,7 @@ fn a_short_run_of_the_fault_checker_finds_nothing_lost() {
             "--seconds",
             "4",
             "--scenarios",
-            "baseline,db-fast",
+            "baseline,db-fast,churn",
         ])
         .arg("--sidecar-bin")
         .arg(&sidecar)
@@ -50,7 +51,9 @@ fn a_short_run_of_the_fault_checker_finds_nothing_lost() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(
-        report.contains("| baseline |") && report.contains("| db-fast |"),
+        ["| baseline |", "| db-fast |", "| churn |"]
+            .iter()
+            .all(|row| report.contains(row)),
         "{report}"
     );
 }

@@ -1,26 +1,34 @@
 //! A Jepsen-style queue checker under faults (`make reliability`, docs/RELIABILITY.md): per
-//! scenario, a fresh database, three sidecars, producers and consumers over HTTP while a fault is
-//! injected, a drain, then the history is checked for lost, unexpected and acked-then-redelivered
-//! messages and overlapping leases. Exits 1 when any scenario shows one of those.
+//! scenario, a fresh database, three sidecars, producers and consumers over HTTP (one consumer
+//! over SQL) while a fault is injected, a drain, then the history is checked for lost,
+//! unexpected and acked-then-redelivered messages and overlapping leases, plus the churn
+//! scenario's copies and the killed sidecar's leases' redelivery. Exits 1 when any scenario
+//! shows a violation.
 //!
 //! Usage: reliability --port P --sidecar-bin PATH --seconds N --scenarios a,b --out FILE
 //! --pg-ctl-data DIR [--pg-log FILE] [--pg-bin DIR]. Scenarios: baseline, db-fast, db-crash, db-blackhole,
-//! sidecar-kill, sidecar-term, backend-kill.
+//! sidecar-kill, sidecar-term, backend-kill, churn.
 
 #![forbid(unsafe_code)]
 
 #[path = "../reliability/checker.rs"]
 mod checker;
+#[path = "../reliability/churn.rs"]
+mod churn;
 #[path = "../reliability/history.rs"]
 mod history;
 #[path = "../reliability/load.rs"]
 mod load;
 #[path = "../reliability/procs.rs"]
 mod procs;
+#[path = "../reliability/redelivery.rs"]
+mod redelivery;
 #[path = "../reliability/report.rs"]
 mod report;
 #[path = "../reliability/scenario.rs"]
 mod scenario;
+#[path = "../reliability/sql_consumer.rs"]
+mod sql_consumer;
 
 use std::process::ExitCode;
 
@@ -37,7 +45,7 @@ pub struct Args {
     pub pg_bin: String,
 }
 
-const SCENARIOS: [&str; 7] = [
+const SCENARIOS: [&str; 8] = [
     "baseline",
     "db-fast",
     "db-crash",
@@ -45,6 +53,7 @@ const SCENARIOS: [&str; 7] = [
     "sidecar-kill",
     "sidecar-term",
     "backend-kill",
+    "churn",
 ];
 
 fn parse_args() -> Result<Args, String> {
@@ -141,9 +150,10 @@ async fn main() -> ExitCode {
         "# Reliability under faults\n\n\
          Written by `make reliability` (`scripts/reliability.sh`, `tests/src/bin/reliability.rs`): a \
          Jepsen-style queue checker. Per scenario: a fresh database with queue `r` (ack deadline 5 s), \
-         three sidecars on one private stock PostgreSQL 15, 4 producers and 8 consumers over HTTP \
-         (round-robin over the sidecars), one fault injected at a third of the load, then a drain \
-         until the queue is empty. The checker reads the clients' history:\n\n\
+         three sidecars on one private stock PostgreSQL 15, 4 producers and 7 consumers over HTTP \
+         (round-robin over the sidecars) and 1 consumer over SQL (`psqlqueue.receive`, `ack`, `nack` \
+         on a connection of its own, reconnecting after errors), one fault injected at a third of the \
+         load, then a drain until the queue is empty. The checker reads the clients' history:\n\n\
          - **lost**: a send answered 201 whose payload was never delivered;\n\
          - **unexpected**: a delivered payload no producer sent;\n\
          - **acked-then-redelivered**: a payload delivered by a receive sent after an ack of it was answered 204;\n\
@@ -151,8 +161,26 @@ async fn main() -> ExitCode {
          `lease_expires_at` minus the 5 s deadline to `lease_expires_at`) overlap by more than 50 ms, the first \
          not given back by a nack sent before the second began;\n\
          - **server errors**: any 5xx answer but 503 (503 with Retry-After is the answer while the \
-         database cannot be reached);\n\
+         database cannot be reached; over SQL, a broken connection or a transient SQLSTATE is its \
+         counterpart, counted as error kind `sql`, and any other error but a lease not held or a \
+         message not found counts as a 500);\n\
          - **slow recovery**: every sidecar the fault hit answers 2xx again within 5 s of the fault's end;\n\
+         - **late redelivery** (sidecar-kill, sidecar-term): every lease in force during the fault that \
+         was made through the sidecar hit, or whose ack or nack sent to it got no answer, and that no \
+         ack or nack ended with a 2xx, is delivered again (server time: the next lease's start) at most \
+         2 s after the `lease_expires_at` reported; one whose ack got no answer may have been acked and \
+         is not expected back, and one whose lease end + 2 s came after the consumers stopped is \
+         reported, not counted;\n\
+         - **churn**: producers publish to topic `t`, subscribed by `r` throughout, while a churner \
+         creates and deletes subscriptions of `t` to queues x0 (filter color red), x1 (none) and x2 \
+         (color green or blue, and size s) every 50-100 ms; x0-x2 are drained at the end, and every \
+         copy there must be of a published payload (unexpected), with its published attributes passing \
+         the filter, from a publish that ran while that subscription may have existed (create sent to \
+         delete answered); every publish answered 201 while a matching subscription surely existed \
+         (create answered to delete sent) must have a copy (missing); each publish's answered count of \
+         copies must equal the copies found (`r`'s counted by distinct ids); a create answered 409 after \
+         a delete answered 204 (or a delete 404 after a create 201) is a surprise; and no 5xx (503 \
+         either: there is no outage) may answer a publish, create or delete;\n\
          - duplicates (a payload delivered more than once: expected after dropped batches, nacks and \
          unanswered acks), error answers by operation and status inside and outside the outage window \
          (fault start to the first 2xx from every sidecar it hit after its end), and the recovery time.\n\n\

@@ -1,7 +1,11 @@
 //! Jepsen queue semantics over a history: lost, unexpected, acked-then-redelivered, overlapping
-//! leases, duplicates; error answers inside and outside the outage window; recovery time.
+//! leases, duplicates; error answers inside and outside the outage window; recovery time. The
+//! churn scenario's checks are in churn.rs, the killed sidecar's leases' in redelivery.rs; their
+//! findings join the verdict.
 
+use crate::churn::ChurnVerdict;
 use crate::history::{History, SettleKind, Ts};
+use crate::redelivery::Redelivery;
 use chrono::TimeDelta;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -18,6 +22,7 @@ pub struct Fault {
     pub hit: Vec<usize>,
 }
 
+/// What the checks found in one scenario's history.
 #[derive(Debug, Default)]
 pub struct Verdict {
     pub attempted: usize,
@@ -25,6 +30,13 @@ pub struct Verdict {
     pub indeterminate: usize,
     pub indeterminate_delivered: usize,
     pub deliveries: usize,
+    /// Deliveries made to the consumer over SQL.
+    pub sql_deliveries: usize,
+    /// With a fault: (to the consumer over SQL, all) of the deliveries received before the
+    /// fault began, and of those received after the outage's end. One consumer of eight polls
+    /// over SQL; the HTTP ones long-poll, so a jump of its share after the fault says the
+    /// sidecars' long polls wait out their time instead of being woken.
+    pub sql_share: Option<((usize, usize), (usize, usize))>,
     pub delivered_payloads: usize,
     pub acked: usize,
     pub nacked: usize,
@@ -37,7 +49,8 @@ pub struct Verdict {
     pub overlapping: Vec<String>,
     pub duplicates: usize,
     pub payloads_with_two_ids: Vec<String>,
-    /// status ("transport" when none) -> (during the outage, outside)
+    /// "operation status" -> (during the outage, outside); the status is "transport" for no
+    /// answer over HTTP, "sql" for a connection error or transient SQLSTATE over SQL.
     pub errors: BTreeMap<String, (usize, usize)>,
     /// Seconds from the fault's end to the first 2xx from any sidecar / from every sidecar hit.
     pub recovery_any: Option<f64>,
@@ -48,6 +61,10 @@ pub struct Verdict {
     /// Why recovery broke its bound (every sidecar hit answering 2xx within
     /// [`RECOVERY_BOUND_S`] of the fault's end), when it did.
     pub slow_recovery: Option<String>,
+    /// Scenario churn's checks.
+    pub churn: Option<ChurnVerdict>,
+    /// sidecar-kill and sidecar-term: the orphaned leases' redelivery.
+    pub redelivery: Option<Redelivery>,
 }
 
 /// Seconds after a fault's end by which every sidecar it hit must answer 2xx again.
@@ -57,10 +74,12 @@ fn secs(d: TimeDelta) -> f64 {
     d.num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6
 }
 
+/// Checks a history of queue `r`; `t0` is when the load began (times are reported from it).
 pub fn check(h: &History, fault: Option<&Fault>, ack_deadline_s: i64, t0: Ts) -> Verdict {
     let mut v = Verdict {
         attempted: h.sends.len(),
         deliveries: h.deliveries.len(),
+        sql_deliveries: h.deliveries.iter().filter(|d| d.sidecar.is_none()).count(),
         crashed_batches: h.crashed_batches,
         ..Verdict::default()
     };
@@ -180,7 +199,7 @@ pub fn check(h: &History, fault: Option<&Fault>, ack_deadline_s: i64, t0: Ts) ->
         let first_ok = |pred: &dyn Fn(usize) -> bool| {
             h.answers
                 .iter()
-                .filter(|a| a.t > f.end && ok(a.status) && pred(a.sidecar))
+                .filter(|a| a.t > f.end && ok(a.status) && a.sidecar.is_some_and(pred))
                 .map(|a| a.t)
                 .min()
         };
@@ -202,15 +221,26 @@ pub fn check(h: &History, fault: Option<&Fault>, ack_deadline_s: i64, t0: Ts) ->
             None => Some("a sidecar hit never answered 2xx again".to_owned()),
         };
     }
+    if let Some(f) = fault {
+        let share = |pred: &dyn Fn(Ts) -> bool| {
+            let phase: Vec<_> = h.deliveries.iter().filter(|d| pred(d.received)).collect();
+            let sql = phase.iter().filter(|d| d.sidecar.is_none()).count();
+            (sql, phase.len())
+        };
+        let end = v.outage_end.unwrap_or(f.end);
+        v.sql_share = Some((share(&|t| t < f.start), share(&|t| t > end)));
+    }
     v.server_errors = h
         .answers
         .iter()
         .filter(|a| a.status.is_some_and(|s| s >= 500 && s != 503))
         .count();
     for a in h.answers.iter().filter(|a| !ok(a.status)) {
-        let key = a
-            .status
-            .map_or_else(|| "transport".to_owned(), |s| s.to_string());
+        let key = match (a.status, a.sidecar) {
+            (Some(s), _) => s.to_string(),
+            (None, Some(_)) => "transport".to_owned(),
+            (None, None) => "sql".to_owned(),
+        };
         let key = format!("{} {key}", a.op);
         let during = match (fault, v.outage_end) {
             (Some(f), Some(end)) => a.t >= f.start && a.t <= end,
@@ -228,6 +258,7 @@ pub fn check(h: &History, fault: Option<&Fault>, ack_deadline_s: i64, t0: Ts) ->
 }
 
 impl Verdict {
+    /// How many of the findings are violations (the run fails on any).
     pub fn violations(&self) -> usize {
         self.lost.len()
             + self.unexpected.len()
@@ -235,6 +266,8 @@ impl Verdict {
             + self.overlapping.len()
             + self.server_errors
             + usize::from(self.slow_recovery.is_some())
+            + self.churn.as_ref().map_or(0, ChurnVerdict::violations)
+            + self.redelivery.as_ref().map_or(0, Redelivery::violations)
     }
 }
 
@@ -254,6 +287,7 @@ mod tests {
             received: at,
             lease_expires_at: at + TimeDelta::seconds(5),
             consumer: 0,
+            sidecar: Some(0),
         }
     }
 
@@ -267,6 +301,8 @@ mod tests {
             status,
             start: t,
             end: t,
+            attributes: None,
+            fanout: None,
         };
         let ack = |id: &str, body: &str, receipt: &str, at: Ts| Settle {
             kind: SettleKind::Ack,
@@ -276,6 +312,7 @@ mod tests {
             status: Some(204),
             start: at,
             end: at,
+            sidecar: Some(0),
         };
         let h = History {
             sends: vec![

@@ -1,5 +1,7 @@
-//! The load: producers POST unique payloads, consumers long-poll, ack, sometimes nack or "crash"
-//! (drop a batch unacked). Every request goes to the next sidecar, round-robin.
+//! The load: producers POST unique payloads (to queue `r`, or, in scenario churn, to a topic
+//! with attributes), consumers long-poll, ack, sometimes nack or "crash" (drop a batch unacked).
+//! Every request goes to the next sidecar, round-robin, so a dead sidecar gets only its share
+//! of them. The consumer over SQL is in sql_consumer.rs.
 
 use crate::history::{Delivery, Recorder, SendRec, Settle, SettleKind, Ts};
 use chrono::{DateTime, Utc};
@@ -9,10 +11,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Out of 1000: a consumer drops its batch (no ack) / nacks one message.
-const CRASH_PER_MILLE: u64 = 30;
-const NACK_PER_MILLE: u64 = 50;
+pub const CRASH_PER_MILLE: u64 = 30;
+pub const NACK_PER_MILLE: u64 = 50;
 /// Pause after an error answer, so a dead sidecar is not hammered in a hot loop.
-const ERROR_PAUSE: Duration = Duration::from_millis(50);
+pub const ERROR_PAUSE: Duration = Duration::from_millis(50);
+/// What a publish's attributes take: `color` one of these, `size` one of [`SIZES`].
+pub const COLORS: [&str; 3] = ["red", "green", "blue"];
+pub const SIZES: [&str; 2] = ["s", "m"];
 /// Pause between a producer's sends: about 4 x 200 sends/s at most.
 const SEND_PACE: Duration = Duration::from_millis(5);
 
@@ -20,6 +25,8 @@ const SEND_PACE: Duration = Duration::from_millis(5);
 #[derive(Debug)]
 pub struct Shared {
     pub urls: Vec<String>,
+    /// Producers publish to this topic instead of sending to queue `r` (scenario churn).
+    pub topic: Option<String>,
     pub client: reqwest::Client,
     pub rec: Recorder,
     pub stop_producers: AtomicBool,
@@ -30,7 +37,8 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(urls: Vec<String>) -> Shared {
+    /// Clients of these sidecars; producers publish to `topic` when given.
+    pub fn new(urls: Vec<String>, topic: Option<String>) -> Shared {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(15))
             .connect_timeout(Duration::from_secs(2))
@@ -38,6 +46,7 @@ impl Shared {
             .expect("HTTP client");
         Shared {
             urls,
+            topic,
             client,
             rec: Recorder::default(),
             stop_producers: AtomicBool::new(false),
@@ -47,20 +56,28 @@ impl Shared {
         }
     }
 
+    /// When a consumer last got a non-empty batch.
     pub fn last_delivery(&self) -> Ts {
         *self.last_delivery.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Notes that a consumer got a non-empty batch at `t`.
+    pub fn delivered_at(&self, t: Ts) {
+        *self.last_delivery.lock().unwrap_or_else(|e| e.into_inner()) = t;
     }
 }
 
 /// xorshift64: reproducible choices per task without a crate.
 #[derive(Debug)]
-struct XorShift(u64);
+pub struct XorShift(u64);
 
 impl XorShift {
-    fn new(seed: u64) -> XorShift {
+    /// A generator seeded with `seed` (any value).
+    pub fn new(seed: u64) -> XorShift {
         XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
-    fn below(&mut self, n: u64) -> u64 {
+    /// The next number in 0..n.
+    pub fn below(&mut self, n: u64) -> u64 {
         let mut x = self.0;
         x ^= x << 13;
         x ^= x >> 7;
@@ -70,34 +87,63 @@ impl XorShift {
     }
 }
 
+/// Sends (or publishes) payloads `p{p}-1`, `p{p}-2`, ... until told to stop.
 pub async fn producer(shared: Arc<Shared>, p: usize) {
     let n = shared.urls.len();
     let mut seq = 0u64;
     let mut rr = p;
+    let mut rng = XorShift::new(1000 + p as u64);
     while !shared.stop_producers.load(Ordering::SeqCst) {
         seq += 1;
         let payload = format!("p{p}-{seq}");
         let s = rr % n;
         rr += 1;
-        let url = format!("{}/v1/queues/r/messages", shared.urls[s]);
+        let (url, attributes, op) = match &shared.topic {
+            Some(topic) => (
+                format!("{}/v1/topics/{topic}/messages", shared.urls[s]),
+                Some(serde_json::json!({
+                    "color": COLORS[rng.below(COLORS.len() as u64) as usize],
+                    "size": SIZES[rng.below(SIZES.len() as u64) as usize],
+                })),
+                "publish",
+            ),
+            None => (
+                format!("{}/v1/queues/r/messages", shared.urls[s]),
+                None,
+                "send",
+            ),
+        };
         let start = Utc::now();
-        let body = serde_json::json!({ "body": payload });
-        let status = match shared.client.post(&url).json(&body).send().await {
+        let body = match &attributes {
+            Some(a) => serde_json::json!({ "body": payload, "attributes": a }),
+            None => serde_json::json!({ "body": payload }),
+        };
+        let (status, answer) = match shared.client.post(&url).json(&body).send().await {
             Ok(resp) => {
                 let status = resp.status().as_u16();
-                let _ = resp.bytes().await;
-                Some(status)
+                let answer = resp.json::<serde_json::Value>().await.ok();
+                (Some(status), answer)
             }
-            Err(_) => None,
+            Err(_) => (None, None),
         };
         let end = Utc::now();
-        shared.rec.answer(s, "send", status);
+        // A publish answers how many queues got a copy; the checker compares it with the copies.
+        let fanout = match (status, &attributes) {
+            (Some(201), Some(_)) => answer
+                .as_ref()
+                .and_then(|a| a.get("delivered"))
+                .and_then(serde_json::Value::as_i64),
+            _ => None,
+        };
+        shared.rec.answer(s, op, status);
         shared.rec.with(|h| {
             h.sends.push(SendRec {
                 payload,
                 status,
                 start,
                 end,
+                attributes,
+                fanout,
             })
         });
         tokio::time::sleep(if status == Some(201) {
@@ -121,6 +167,7 @@ fn parse_batch(
     req_start: Ts,
     received: Ts,
     c: usize,
+    s: usize,
 ) -> Option<Vec<Delivery>> {
     let mut out = Vec::new();
     for m in v.get("data")?.as_array()? {
@@ -133,11 +180,14 @@ fn parse_batch(
             received,
             lease_expires_at: parse_ts(m.get("lease_expires_at")?)?,
             consumer: c,
+            sidecar: Some(s),
         });
     }
     Some(out)
 }
 
+/// Receives from queue `r` over HTTP until told to stop; acks, or (while chaos is on) drops a
+/// batch or nacks a message now and then.
 pub async fn consumer(shared: Arc<Shared>, c: usize) {
     let n = shared.urls.len();
     let mut rr = c;
@@ -164,7 +214,7 @@ pub async fn consumer(shared: Arc<Shared>, c: usize) {
         let batch = match (status, body) {
             (200, Ok(bytes)) => serde_json::from_slice::<serde_json::Value>(&bytes)
                 .ok()
-                .and_then(|v| parse_batch(&v, req_start, received, c)),
+                .and_then(|v| parse_batch(&v, req_start, received, c, s)),
             _ => None,
         };
         let Some(batch) = batch else {
@@ -182,10 +232,7 @@ pub async fn consumer(shared: Arc<Shared>, c: usize) {
         if batch.is_empty() {
             continue;
         }
-        *shared
-            .last_delivery
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = received;
+        shared.delivered_at(received);
         shared
             .rec
             .with(|h| h.deliveries.extend(batch.iter().cloned()));
@@ -242,6 +289,7 @@ async fn settle(shared: &Shared, s: usize, kind: SettleKind, d: Delivery) {
             status,
             start,
             end,
+            sidecar: Some(s),
         })
     });
     if status.is_none_or(|st| st >= 500) {

@@ -6,6 +6,7 @@ use crate::checker::{self, Fault};
 use crate::load::{self, Shared};
 use crate::procs::{self, Sidecars};
 use crate::report::Outcome;
+use crate::{churn, redelivery, sql_consumer};
 use chrono::Utc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -14,6 +15,7 @@ use tokio::sync::Mutex;
 
 const ACK_DEADLINE_S: i64 = 5;
 const PRODUCERS: usize = 4;
+/// Consumers in all; the last of them talks SQL, the others HTTP.
 const CONSUMERS: usize = 8;
 const SIDECARS: usize = 3;
 /// The drain ends after this long without a delivery and an empty queue, or at the cap.
@@ -21,6 +23,8 @@ const DRAIN_QUIET: Duration = Duration::from_secs(5);
 const DRAIN_CAP: Duration = Duration::from_secs(60);
 const LOG_DIR: &str = "target/reliability";
 
+/// Runs scenario `name` (the `idx`th of the run: it picks the sidecars' ports) on a database
+/// of its own.
 pub async fn run(args: &Args, name: &str, idx: usize, commit: &str) -> Result<Outcome, String> {
     let db = format!(
         "psqlqueue_rel_{}_{}",
@@ -97,7 +101,11 @@ async fn body(
         }
         (0..SIDECARS).map(|i| sc.url(i)).collect::<Vec<_>>()
     };
-    let shared = Arc::new(Shared::new(urls.clone()));
+    let is_churn = name == "churn";
+    let shared = Arc::new(Shared::new(
+        urls.clone(),
+        is_churn.then(|| churn::TOPIC.to_owned()),
+    ));
     let created = shared
         .client
         .post(format!("{}/v1/queues", urls[0]))
@@ -111,15 +119,25 @@ async fn body(
     if created.status().as_u16() != 201 {
         return Err(format!("create queue: {}", created.status()));
     }
+    if is_churn {
+        churn::setup(&shared, ACK_DEADLINE_S).await?;
+    }
 
     let t0 = Utc::now();
     let load_for = Duration::from_secs(args.seconds);
     let producers: Vec<_> = (0..PRODUCERS)
         .map(|p| tokio::spawn(load::producer(shared.clone(), p)))
         .collect();
-    let consumers: Vec<_> = (0..CONSUMERS)
+    let mut consumers: Vec<_> = (0..CONSUMERS - 1)
         .map(|c| tokio::spawn(load::consumer(shared.clone(), c)))
         .collect();
+    consumers.push(tokio::spawn(sql_consumer::consumer(
+        shared.clone(),
+        CONSUMERS - 1,
+        args.port,
+        db.to_owned(),
+    )));
+    let churner = is_churn.then(|| tokio::spawn(churn::churner(shared.clone())));
     let fault = tokio::spawn(inject(
         args.clone(),
         name.to_owned(),
@@ -129,7 +147,7 @@ async fn body(
     ));
     tokio::time::sleep(load_for).await;
     shared.stop_producers.store(true, Ordering::SeqCst);
-    for p in producers {
+    for p in producers.into_iter().chain(churner) {
         let _ = p.await;
     }
     let (fault, fault_note) = match fault.await {
@@ -158,14 +176,26 @@ async fn body(
     };
     let drain_seconds = drain_start.elapsed().as_secs_f64();
     shared.stop_consumers.store(true, Ordering::SeqCst);
+    let run_end = Utc::now();
     for c in consumers {
         let _ = tokio::time::timeout(Duration::from_secs(30), c).await;
     }
     if let Ok(n) = count_rows(args.port, db).await {
         remaining = n;
     }
+    let churn_left = if is_churn {
+        Some(churn::drain(&shared, args.port, db).await?)
+    } else {
+        None
+    };
     let history = shared.rec.take();
-    let verdict = checker::check(&history, fault.as_ref(), ACK_DEADLINE_S, t0);
+    let mut verdict = checker::check(&history, fault.as_ref(), ACK_DEADLINE_S, t0);
+    verdict.churn = churn_left.map(|left| churn::check(&history, left));
+    if matches!(name, "sidecar-kill" | "sidecar-term") {
+        verdict.redelivery = fault
+            .as_ref()
+            .map(|f| redelivery::check(&history, f, ACK_DEADLINE_S, run_end, t0));
+    }
     Ok(Outcome {
         name: name.to_owned(),
         date: Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
