@@ -84,11 +84,16 @@ WORKLOADS = [
     ("publish_exact_100", "publish, 100 subscriptions with exact values (50 match), beside it (c=8 only)"),
     ("grouped_cycle", "10 sends + receive(10) + ack_batch, queue of 1,000 ordered groups (c=8 only)"),
     ("plain_cycle", "the same on a queue without groups (c=8 only)"),
+    ("sqs_send", "SQS SendMessage (c=8 only)"),
+    ("sqs_rest_send", "HTTP POST message, beside SQS SendMessage (c=8 only)"),
+    ("sqs_cycle_10", "SQS ReceiveMessage(10) + DeleteMessageBatch (c=8 only)"),
+    ("sqs_rest_cycle_10", "HTTP GET messages?limit=10 + batch ack with receipts, beside it (c=8 only)"),
 ]
 # The pairs measured at c=8 only for a target: a dot each on the plot would only crowd its
 # legend; they are read in the tables.
 NOT_PLOTTED = {"key_cycle_10", "prev06_cycle_10", "send_batch_10", "raw_send_10", "send_dedup", "send_plain",
-               "publish_typed_100", "publish_exact_100", "grouped_cycle", "plain_cycle"}
+               "publish_typed_100", "publish_exact_100", "grouped_cycle", "plain_cycle",
+               "sqs_send", "sqs_rest_send", "sqs_cycle_10", "sqs_rest_cycle_10"}
 
 longpoll = {}
 longpoll_path = os.path.join(out, "longpoll.json")
@@ -210,6 +215,9 @@ targets = [
     ("send with a deduplication id ≥ 0.8× send without", ratio(med("send_dedup", 8), med("send_plain", 8)), 0.8),
     ("receive(10)+ack_batch over 1,000 active groups ≥ 0.5× the same without groups", ratio(med("grouped_cycle", 8), med("plain_cycle", 8)), 0.5),
     (typed_label, ratio(med("publish_typed_100", 8), med("publish_exact_100", 8)), 1 / 1.5),
+    ("SQS SendMessage ≥ 0.8× REST v1 send", ratio(med("sqs_send", 8), med("sqs_rest_send", 8)), 0.8),
+    ("SQS ReceiveMessage(10)+DeleteMessageBatch ≥ 0.8× REST receive(10)+batch ack",
+     ratio(med("sqs_cycle_10", 8), med("sqs_rest_cycle_10", 8)), 0.8),
 ]
 
 lines = []
@@ -262,7 +270,15 @@ w("- **publish, typed conditions**: topic `filters-typed`, 100 subscriptions tak
 w("- **ordered groups**: a cycle sends 10 messages, each to a random one of 1,000 groups (its own transaction), "
   "then receive(10) and one ack_batch of what it got, on a queue refilled before each pair with 20 messages per "
   "group (1,000 heads, 19,000 parked); the same cycle, without group ids, on a queue of 20,000. It counts the "
-  "messages acked (10 per cycle less what the backlog grew by).\n")
+  "messages acked (10 per cycle less what the backlog grew by).")
+w("- **SQS** against **REST v1**: one sidecar (`PSQLQUEUE_AUTH=none`, sweeper off) on a database of its own, "
+  "wrk with a Lua script on both sides (`bench/http/`). SendMessage (`POST /`, `X-Amz-Target: "
+  "AmazonSQS.SendMessage`, body `payload`, one String message attribute) against `POST "
+  "/v1/queues/bench/messages` with the same body and attribute, each point from an empty table (SQS counts the "
+  "sends answered 200, REST wrk's requests/s; a non-2xx answer on either side is a warning below). ReceiveMessage with MaxNumberOfMessages 10, then one DeleteMessageBatch of the receipt "
+  "handles it got, against `GET /v1/queues/bench/messages?limit=10`, then one batch ack (`PUT "
+  "/v1/queues/bench/messages/ack`) of those messages with their receipts, each point on a queue refilled to "
+  "150k; both count only the messages the batch answered as deleted (`Successful`) or acked.\n")
 w("## Targets (concurrency 8)\n")
 w("| target | ratio | met |")
 w("| --- | --- | --- |")

@@ -10,8 +10,8 @@
 # expired messages for the retention sweep, BENCH_SWEEP_BATCH (10000) rows per sweep call,
 # BENCH_SWEEP_LOAD (1: sweep a second time under 8 receiving clients; 0: alone only);
 # BENCH_PORT (54330); BENCH_ONLY (empty: everything) runs only the sections it names, space
-# separated, from: sql leases keys publish producers http depth sweep (e.g. `BENCH_ONLY="producers
-# keys" bash bench/run.sh`; the sidecar is built only for http), and then writes its partial
+# separated, from: sql leases keys publish producers http sqs depth sweep (e.g. `BENCH_ONLY="producers
+# keys" bash bench/run.sh`; the sidecar is built only for http and sqs), and then writes its partial
 # report to target/bench/partial/ instead of docs/.
 set -euo pipefail
 source "$(dirname "$0")/cluster.sh"
@@ -27,8 +27,8 @@ SWEEP_BASELINE=5
 ONLY="${BENCH_ONLY:-}"
 for section in $ONLY; do
   case "$section" in
-    sql|leases|keys|publish|producers|http|depth|sweep) ;;
-    *) echo "BENCH_ONLY: no section '$section' (sql leases keys publish producers http depth sweep)" >&2; exit 2 ;;
+    sql|leases|keys|publish|producers|http|sqs|depth|sweep) ;;
+    *) echo "BENCH_ONLY: no section '$section' (sql leases keys publish producers http sqs depth sweep)" >&2; exit 2 ;;
   esac
 done
 want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
@@ -41,7 +41,7 @@ rm -f "$OUT/warnings" "$OUT/pgbench.log" "$OUT/wrk.log" "$OUT/soak.tsv" "$OUT"/s
 # The Makefile passes when `make bench` began, so the reported time includes the builds.
 started="${BENCH_STARTED:-$(date +%s)}"
 printf '%s %s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" >"$OUT/started"
-if want http; then
+if want http || want sqs; then
   say "building the sidecar (release)"
   (cd "$ROOT" && cargo build -q --release -p psqlqueue-http)
 fi
@@ -58,6 +58,12 @@ pgb() { # db concurrency script [-D var=value ...] -> transactions (script runs)
   local threads=$(( c < 2 ? c : 2 ))
   pgbench -n -M prepared -h 127.0.0.1 -p "$PORT" -U postgres -c "$c" -j "$threads" -T "$SECONDS_PER_POINT" \
     -f "$script" "$@" "$db" 2>&1 | tee -a "$OUT/pgbench.log" | awk '/^tps = /{print $3}'
+}
+wrk_rate() { # connections lua url: runs wrk (the http and sqs sections); sets WRK_OUT
+  local c="$1" lua="$2" url="$3" threads=$(( $1 < 2 ? $1 : 2 ))
+  WRK_OUT="$(wrk -t"$threads" -c"$c" -d"${SECONDS_PER_POINT}s" -s "$lua" "$url")"
+  echo "$WRK_OUT" >>"$OUT/wrk.log"
+  if echo "$WRK_OUT" | grep -q "Non-2xx"; then echo "WARNING: non-2xx answers ($lua c=$c)" | tee -a "$OUT/warnings"; fi
 }
 pgb_runs() { # -> how many transactions (script runs) the last pgb completed
   awk '/^number of transactions actually processed: / { n = $NF } END { print n }' "$OUT/pgbench.log"
@@ -292,12 +298,6 @@ if want http; then
     "$ROOT/target/release/psqlqueue" server >"$OUT/sidecar.log" 2>&1 &
   SIDECAR_PID=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null && break; sleep 0.1; done
-  wrk_rate() { # connections lua url -> requests/s ; sets WRK_OUT
-    local c="$1" lua="$2" url="$3" threads=$(( $1 < 2 ? $1 : 2 ))
-    WRK_OUT="$(wrk -t"$threads" -c"$c" -d"${SECONDS_PER_POINT}s" -s "$lua" "$url")"
-    echo "$WRK_OUT" >>"$OUT/wrk.log"
-    if echo "$WRK_OUT" | grep -q "Non-2xx"; then echo "WARNING: non-2xx answers ($lua c=$c)" | tee -a "$OUT/warnings"; fi
-  }
   for c in $CONCURRENCY; do
     for rep in $(reps "$c"); do
       say "http c=$c rep=$rep"
@@ -357,6 +357,56 @@ if want http; then
   rss_kib=$(awk '/^VmHWM/{print $2}' "/proc/$SIDECAR_PID/status")
   echo "{\"rss_kib\":$rss_kib,\"rps64\":$(echo "$WRK_OUT" | awk '/^Requests\/sec/{print $2}')}" >"$OUT/rss.json"
   kill "$SIDECAR_PID"; wait "$SIDECAR_PID" 2>/dev/null || true; SIDECAR_PID=""
+fi
+
+# --- 5b: issue 15's SQS protocol against REST v1, through one sidecar (auth none, sweeper off)
+# on a database of its own, wrk with Lua on both sides, at c=8: SendMessage against POST
+# /v1/queues/bench/messages (each point from an empty table); ReceiveMessage(10) + one
+# DeleteMessageBatch of its receipt handles against GET ?limit=10 + one batch ack
+# (PUT /v1/queues/bench/messages/ack) with the receipts, each cycle point on a queue refilled
+# to 150k. The cycles count only what the batch delete / ack answered as done. Each pair back
+# to back, alternating which goes first.
+if want sqs; then
+  fresh_db bench_sqs
+  SQS_PORT=$((HTTP_PORT + 3))
+  PSQLQUEUE_DATABASE_URL="host=127.0.0.1 port=$PORT user=postgres dbname=bench_sqs" PSQLQUEUE_AUTH=none \
+  PSQLQUEUE_SERVER_HOST=127.0.0.1 PSQLQUEUE_SERVER_PORT="$SQS_PORT" PSQLQUEUE_SWEEP_INTERVAL_SECONDS=0 \
+  PSQLQUEUE_METRICS_HOST=127.0.0.1 PSQLQUEUE_METRICS_PORT=$((METRICS_PORT + 3)) PSQLQUEUE_LOG_LEVEL=warn \
+    "$ROOT/target/release/psqlqueue" server >"$OUT/sidecar-sqs.log" 2>&1 &
+  SIDECAR_PID=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$SQS_PORT/healthz" >/dev/null && break; sleep 0.1; done
+  sqs_send_point() { # rest|sqs
+    "${PSQL[@]}" -d bench_sqs -c "DELETE FROM psqlqueue.messages" -c "VACUUM ANALYZE psqlqueue.messages" >/dev/null
+    if [ "$1" = rest ]; then
+      wrk_rate 8 "$BENCH/http/post.lua" "http://127.0.0.1:$SQS_PORT/v1/queues/bench/messages"
+      record sqs_rest_send 8 "$rep" "$(echo "$WRK_OUT" | awk '/^Requests\/sec/{print $2}')"
+    else
+      wrk_rate 8 "$BENCH/http/sqs_send.lua" "http://127.0.0.1:$SQS_PORT/"
+      record sqs_send 8 "$rep" "$(echo "$WRK_OUT" | awk '/^SENT/{ n = $3 } END { print n + 0 }')"
+    fi
+  }
+  sqs_cycle_point() { # rest|sqs
+    local label lua left failed
+    if [ "$1" = rest ]; then label=sqs_rest_cycle_10 lua=cycle10.lua; else label=sqs_cycle_10 lua=sqs_cycle.lua; fi
+    fill_queue bench_sqs 150000
+    wrk_rate 8 "$BENCH/http/$lua" "http://127.0.0.1:$SQS_PORT"
+    acks=$(echo "$WRK_OUT" | awk '/^ACKS/{print $2}')
+    record "$label" 8 "$rep" "$(mul "$acks" "$(awk -v s="$SECONDS_PER_POINT" 'BEGIN { print 1 / s }')")"
+    failed=$(echo "$WRK_OUT" | awk '/^FAILED/{print $2}')
+    [ "${failed:-0}" = 0 ] || echo "WARNING: $failed batch entries failed during $label rep=$rep" | tee -a "$OUT/warnings"
+    left=$("${PSQL[@]}" -d bench_sqs -Atc "SELECT count(*) FROM psqlqueue.messages WHERE queue_id = 'bench' AND visible_at <= now()")
+    [ "$left" -gt 0 ] || echo "WARNING: queue 'bench' ran dry during $label rep=$rep" | tee -a "$OUT/warnings"
+  }
+  for rep in $(seq "$REPEAT"); do
+    say "sqs against rest c=8 rep=$rep"
+    if [ $(( rep % 2 )) = 1 ]; then
+      sqs_send_point rest; sqs_send_point sqs; sqs_cycle_point rest; sqs_cycle_point sqs
+    else
+      sqs_send_point sqs; sqs_send_point rest; sqs_cycle_point sqs; sqs_cycle_point rest
+    fi
+  done
+  kill "$SIDECAR_PID"; wait "$SIDECAR_PID" 2>/dev/null || true; SIDECAR_PID=""
+  "${PSQL[@]}" -d postgres -c "DROP DATABASE bench_sqs" >/dev/null
 fi
 
 # --- 6: depth -----------------------------------------------------------------------------
