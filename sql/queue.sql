@@ -194,11 +194,13 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM psqlqueue.get_queue(dead_letter_sources.id);
-    RETURN QUERY SELECT q.id FROM psqlqueue.queues AS q WHERE q.dead_letter_queue_id = dead_letter_sources.id ORDER BY q.id;
+    -- In byte order (ids are ASCII), whatever the database's collation: callers page by it.
+    RETURN QUERY SELECT q.id FROM psqlqueue.queues AS q
+                  WHERE q.dead_letter_queue_id = dead_letter_sources.id ORDER BY q.id COLLATE "C";
 END
 $$;
 COMMENT ON FUNCTION psqlqueue.dead_letter_sources(text) IS
-    'The ids of the queues whose dead-letter queue this is, in order. Errors: P0002 no such queue.';
+    'The ids of the queues whose dead-letter queue this is, in byte order. Errors: P0002 no such queue.';
 
 CREATE FUNCTION psqlqueue.find_queues(prefix text DEFAULT NULL, after text DEFAULT NULL, "limit" int DEFAULT 1000)
 RETURNS SETOF psqlqueue.queues

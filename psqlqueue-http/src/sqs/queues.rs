@@ -96,6 +96,11 @@ pub(crate) async fn create(
     }
     check_fifo(&queue, &settings)?;
     let redrive = settings.redrive.clone().flatten();
+    // Naming a dead-letter queue sends messages into it: as over REST, the caller must be
+    // allowed to manage it too.
+    if let Some(r) = &redrive {
+        ctx.caller.require(Action::Manage, &r.dead_letter_queue)?;
+    }
     let created = ctx
         .db()
         .query(
@@ -336,6 +341,9 @@ pub(crate) async fn set_attributes(
     ctx.caller.require(Action::Manage, &queue)?;
     let settings = attributes::parse_settings(&input.attributes, false)?;
     check_fifo(&queue, &settings)?;
+    if let Some(Some(r)) = &settings.redrive {
+        ctx.caller.require(Action::Manage, &r.dead_letter_queue)?;
+    }
     // What to keep: NULL in the statement keeps the queue's value.
     let (keep_redrive, count, target) = match &settings.redrive {
         None => (true, None, None),
@@ -459,6 +467,10 @@ pub(crate) async fn start_move(
         )));
     }
     ctx.caller.require(Action::Manage, &source)?;
+    // A destination receives the messages: manage on it too, as REST's redrive asks.
+    if let Some(target) = &target {
+        ctx.caller.require(Action::Manage, target)?;
+    }
     let mut moved: i64 = 0;
     loop {
         let row = ctx

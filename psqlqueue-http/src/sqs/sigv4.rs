@@ -88,8 +88,15 @@ pub(crate) fn parse_authorization(value: &str) -> Result<Authorization, SqsError
         .filter(|name| !name.is_empty())
         .map(str::to_ascii_lowercase)
         .collect();
-    if !signed_headers.iter().any(|name| name == "host") {
-        return Err(incomplete("SignedHeaders must include host"));
+    // The action and the time are signed too: unsigned, a captured request could be replayed
+    // within the date window as another action with the same body (PurgeQueue for a
+    // GetQueueAttributes). The AWS SDKs sign both.
+    for required in ["host", "x-amz-date", "x-amz-target"] {
+        if !signed_headers.iter().any(|name| name == required) {
+            return Err(incomplete(&format!(
+                "SignedHeaders must include {required}"
+            )));
+        }
     }
     let signature = unhex(signature)
         .filter(|bytes| bytes.len() == 32)

@@ -205,6 +205,41 @@ async fn signed_requests_are_verified_and_carry_their_tokens_scopes() {
     call(&app, &sender, "GetQueueUrl", json!({"QueueName": "orders"}))
         .await
         .ok();
+    // A dead-letter queue or a move destination receives messages: managing the queue alone
+    // does not allow naming another as one.
+    let manager = token_with_key(&app, "manager", &["manage:mine"]);
+    let policy = |target: &str| {
+        json!({"RedrivePolicy": json!({"maxReceiveCount": 2,
+            "deadLetterTargetArn": format!("arn:aws:sqs:us-east-1:000000000000:{target}")}).to_string()})
+    };
+    call(
+        &app,
+        &manager,
+        "CreateQueue",
+        json!({"QueueName": "mine", "Attributes": policy("orders")}),
+    )
+    .await
+    .fails(403, "AccessDenied", "AccessDenied");
+    call(&app, &manager, "CreateQueue", json!({"QueueName": "mine"}))
+        .await
+        .ok();
+    call(
+        &app,
+        &manager,
+        "SetQueueAttributes",
+        json!({"QueueUrl": url(&app, "mine"), "Attributes": policy("orders")}),
+    )
+    .await
+    .fails(403, "AccessDenied", "AccessDenied");
+    call(
+        &app,
+        &manager,
+        "StartMessageMoveTask",
+        json!({"SourceArn": "arn:aws:sqs:us-east-1:000000000000:mine",
+               "DestinationArn": "arn:aws:sqs:us-east-1:000000000000:orders"}),
+    )
+    .await
+    .fails(403, "AccessDenied", "AccessDenied");
     let consumer = token_with_key(&app, "consumer", &["consume:orders"]);
     let got = call(
         &app,
