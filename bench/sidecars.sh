@@ -11,6 +11,7 @@ source "$(dirname "$0")/cluster.sh"
 SECONDS_PER_POINT="${BENCH_SECONDS:-5}"
 REPEAT="${BENCH_REPEAT:-3}"
 BASE_PORT="${BENCH_HTTP_PORT:-18090}"
+METRICS_BASE="${BENCH_METRICS_PORT:-19190}"
 TOTAL=24
 PIDS=()
 stop_sidecars() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; stop_cluster; }
@@ -23,13 +24,14 @@ fresh_db bench_sidecars
 for i in 0 1 2; do
   PSQLQUEUE_DATABASE_URL="host=127.0.0.1 port=$PORT user=postgres dbname=bench_sidecars" \
   PSQLQUEUE_SERVER_HOST=127.0.0.1 PSQLQUEUE_SERVER_PORT=$((BASE_PORT + i)) \
-  PSQLQUEUE_METRICS_HOST=127.0.0.1 PSQLQUEUE_METRICS_PORT=$((BASE_PORT + 10 + i)) \
+  PSQLQUEUE_METRICS_HOST=127.0.0.1 PSQLQUEUE_METRICS_PORT=$((METRICS_BASE + i)) \
   PSQLQUEUE_SWEEP_INTERVAL_SECONDS=0 PSQLQUEUE_LOG_LEVEL=warn \
     "$ROOT/target/release/psqlqueue" server >"$OUT/sidecar-$i.log" 2>&1 &
   PIDS+=($!)
 done
 for i in 0 1 2; do
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$((BASE_PORT + i))/healthz" >/dev/null && break; sleep 0.1; done
+  curl -sf "http://127.0.0.1:$((BASE_PORT + i))/healthz" >/dev/null || { cat "$OUT/sidecar-$i.log" >&2; echo "sidecar $i did not start" >&2; exit 1; }
 done
 POSTMASTER=$(head -1 "$CLUSTER/data/postmaster.pid")
 
