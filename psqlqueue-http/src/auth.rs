@@ -6,6 +6,7 @@
 //! one query per token per interval, and a revoked token stops working within that interval.
 //! Which scope a route needs is the protocol's business, so it is decided here.
 
+use crate::check_cache::CheckCache;
 use crate::db::Db;
 use crate::error::ApiError;
 use axum::extract::rejection::RawPathParamsRejection;
@@ -14,15 +15,11 @@ use axum::http::{Method, header::AUTHORIZATION};
 use axum::middleware::Next;
 use axum::response::Response;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Longest a token check is reused: revocation takes effect within this long.
 pub(crate) const MAX_CACHE_SECONDS: u64 = 5;
-/// Token checks remembered at most; past it the cache starts over (a flood of made-up tokens
-/// cannot grow it without bound).
-const MAX_CACHED_TOKENS: usize = 10_000;
 
 /// How requests are authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -240,20 +237,13 @@ fn need(method: &Method, path: &str, param: impl Fn(&str) -> Option<String>) -> 
     }
 }
 
-/// A token's answer from the database, and when it was asked.
-#[derive(Debug)]
-struct Cached {
-    at: Instant,
-    scopes: Option<Arc<Vec<Scope>>>,
-}
-
 /// The authenticator: the mode, and recent token checks keyed by the token's SHA-256.
 #[derive(Debug)]
 pub(crate) struct Auth {
     mode: AuthMode,
     ttl: Duration,
     db: Db,
-    cache: Mutex<HashMap<[u8; 32], Cached>>,
+    cache: CheckCache<[u8; 32], Option<Arc<Vec<Scope>>>>,
 }
 
 impl Auth {
@@ -263,7 +253,7 @@ impl Auth {
             mode,
             ttl,
             db,
-            cache: Mutex::new(HashMap::new()),
+            cache: CheckCache::new(ttl),
         }
     }
 
@@ -284,14 +274,9 @@ impl Auth {
             return Ok(None);
         }
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        {
-            let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(hit) = cache.get(&key).filter(|c| c.at.elapsed() < self.ttl) {
-                return Ok(hit.scopes.clone());
-            }
+        if let Some(hit) = self.cache.get(&key) {
+            return Ok(hit);
         }
-        // The answer is as old as the question: revocation is seen within the interval of when
-        // the database was asked, however long the query waited.
         let asked = Instant::now();
         let row = self
             .db
@@ -301,24 +286,7 @@ impl Auth {
             .try_get::<_, Option<Vec<String>>>(0)
             .map_err(|e| ApiError::Internal(e.to_string()))?
             .map(|list| Arc::new(list.iter().filter_map(|s| Scope::parse(s)).collect()));
-        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        if cache.len() >= MAX_CACHED_TOKENS {
-            cache.retain(|_, c| c.at.elapsed() < self.ttl);
-            if cache.len() >= MAX_CACHED_TOKENS {
-                cache.clear();
-            }
-        }
-        // A slower lookup that was asked earlier never replaces a newer answer.
-        let newer = cache.get(&key).is_some_and(|c| c.at > asked);
-        if !newer {
-            cache.insert(
-                key,
-                Cached {
-                    at: asked,
-                    scopes: scopes.clone(),
-                },
-            );
-        }
+        self.cache.put(key, asked, scopes.clone());
         Ok(scopes)
     }
 }

@@ -12,6 +12,7 @@ mod access_log;
 mod app;
 mod auth;
 mod body_deadline;
+mod check_cache;
 mod config;
 mod db;
 mod error;

@@ -11,16 +11,13 @@
 use super::error::{Code, SqsError};
 use super::sigv4::{self, SignedRequest};
 use crate::auth::{Auth, AuthMode, Caller};
+use crate::check_cache::CheckCache;
 use crate::db::Db;
 use crate::error::ApiError;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
-
-/// Key checks remembered at most; past it the cache starts over.
-const MAX_CACHED_KEYS: usize = 10_000;
+use std::sync::Arc;
+use std::time::Instant;
 
 /// A live access key: its secret and the caller its token makes.
 #[derive(Debug)]
@@ -29,19 +26,12 @@ struct Key {
     caller: Caller,
 }
 
-#[derive(Debug)]
-struct Cached {
-    at: Instant,
-    key: Option<Arc<Key>>,
-}
-
 /// The authenticator of the SQS API: the mode, and recent key lookups by key id.
 #[derive(Debug)]
 pub(crate) struct Credentials {
     mode: AuthMode,
-    ttl: Duration,
     db: Db,
-    cache: Mutex<HashMap<String, Cached>>,
+    cache: CheckCache<String, Option<Arc<Key>>>,
 }
 
 impl Credentials {
@@ -49,9 +39,8 @@ impl Credentials {
     pub(crate) fn new(auth: &Auth, db: Db) -> Credentials {
         Credentials {
             mode: auth.mode(),
-            ttl: auth.cache_ttl(),
             db,
-            cache: Mutex::new(HashMap::new()),
+            cache: CheckCache::new(auth.cache_ttl()),
         }
     }
 
@@ -102,11 +91,8 @@ impl Credentials {
         if !well_formed(key_id) {
             return Ok(None);
         }
-        {
-            let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(hit) = cache.get(key_id).filter(|c| c.at.elapsed() < self.ttl) {
-                return Ok(hit.key.clone());
-            }
+        if let Some(hit) = self.cache.get(&key_id.to_owned()) {
+            return Ok(hit);
         }
         let asked = Instant::now();
         let rows = self
@@ -133,23 +119,7 @@ impl Credentials {
             }
             None => None,
         };
-        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        if cache.len() >= MAX_CACHED_KEYS {
-            cache.retain(|_, c| c.at.elapsed() < self.ttl);
-            if cache.len() >= MAX_CACHED_KEYS {
-                cache.clear();
-            }
-        }
-        // An earlier, slower lookup never replaces a newer answer.
-        if cache.get(key_id).is_none_or(|c| c.at <= asked) {
-            cache.insert(
-                key_id.to_owned(),
-                Cached {
-                    at: asked,
-                    key: key.clone(),
-                },
-            );
-        }
+        self.cache.put(key_id.to_owned(), asked, key.clone());
         Ok(key)
     }
 }

@@ -24,7 +24,8 @@ use tokio::time::Instant;
 use tokio_postgres::Row;
 
 /// Longest ReceiveMessage wait, in seconds (SQS's).
-const MAX_WAIT_SECONDS: i64 = 20;
+/// SQS's WaitTimeSeconds bound: REST's, the one long-poll limit.
+const MAX_WAIT_SECONDS: i64 = crate::routes::messages::MAX_WAIT_SECONDS as i64;
 /// Most messages one ReceiveMessage returns (SQS's).
 const MAX_RECEIVE: i64 = 10;
 
