@@ -2,7 +2,7 @@
 
 use crate::access_log;
 use crate::auth;
-use crate::error::ApiError;
+use crate::error::{ApiError, panic_message};
 use crate::limits::{self, Limits};
 use crate::metrics;
 use crate::openapi::ApiDoc;
@@ -16,8 +16,9 @@ use axum::http::header::{ALLOW, CONTENT_TYPE};
 use axum::http::{HeaderValue, Method};
 use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use std::any::Any;
+use std::convert::Infallible;
 use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -36,13 +37,12 @@ pub(crate) fn app(
 ) -> Router {
     let (api, openapi) = api_routes().split_for_parts();
     let sqs_state = sqs::SqsState::new(state.clone(), sqs_region, max_body_bytes);
-    // SQS authenticates with Signature V4 itself (not the bearer-token middleware), within the
-    // same request limits; `wire_errors`, outside them, gives their answers SQS's shape.
-    let sqs_route = post(sqs::handle)
-        .fallback(sqs::wrong_method)
-        .with_state(sqs_state)
-        .layer(from_fn_with_state(limits.clone(), limits::enforce))
-        .layer(from_fn(sqs::wire_errors));
+    let sqs_route = sqs_layers(
+        post(sqs::handle)
+            .fallback(sqs::wrong_method)
+            .with_state(sqs_state),
+        limits.clone(),
+    );
     api
         // Our error body for a known path with another method; axum still sets `Allow`.
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
@@ -66,6 +66,20 @@ pub(crate) fn app(
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(state)
+}
+
+/// The SQS route's layers around `route`. SQS authenticates with Signature V4 itself (not the
+/// bearer-token middleware), within the same request limits; a panic under them is caught
+/// here and answered in SQS's shape (the router's own `CatchPanicLayer`, outermost, would
+/// answer the REST body); `wire_errors`, outside both, gives the limits' answers SQS's shape.
+fn sqs_layers<S>(route: MethodRouter<S>, limits: Limits) -> MethodRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    route
+        .layer::<_, Infallible>(from_fn_with_state(limits, limits::enforce))
+        .layer::<_, Infallible>(CatchPanicLayer::custom(sqs::panic_response))
+        .layer::<_, Infallible>(from_fn(sqs::wire_errors))
 }
 
 /// Every API route, declared once: each handler's `#[utoipa::path]` gives its method and path
@@ -116,11 +130,7 @@ async fn refuse_head_on_receive(request: Request, next: Next) -> Response {
 
 /// A bug that panics in a handler answers 500 with our body instead of dropping the connection.
 fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
-    let what = panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_default();
+    let what = panic_message(panic.as_ref());
     ApiError::Internal(format!("handler panicked: {what}")).into_response()
 }
 
@@ -138,4 +148,48 @@ async fn scrape(
 ) -> ([(axum::http::HeaderName, &'static str); 1], String) {
     let body = state.metrics.render(&state.db).await;
     ([(CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::StatusCode;
+    use std::time::Duration;
+    use tower::ServiceExt;
+
+    /// A handler with a bug.
+    async fn panics() -> StatusCode {
+        panic!("boom")
+    }
+
+    #[tokio::test]
+    async fn a_panic_on_the_sqs_route_is_answered_in_sqs_shape() {
+        let limits = Limits::new(4, Duration::from_secs(5), Duration::from_secs(5));
+        // As `app` builds it: the SQS layers on the route, the REST panic handler outermost.
+        let router = Router::new()
+            .route("/", sqs_layers(post(panics), limits))
+            .layer(CatchPanicLayer::custom(panic_response));
+        let request = Request::post("/").body(Body::empty());
+        let response = router
+            .oneshot(request.unwrap_or_default())
+            .await
+            .unwrap_or_else(|never| match never {});
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let headers = response.headers();
+        assert_eq!(headers[CONTENT_TYPE], "application/x-amz-json-1.0");
+        assert_eq!(headers["x-amzn-query-error"], "InternalFailure;Receiver");
+        assert!(headers.contains_key("x-amzn-requestid"));
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap_or_default();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "__type": "com.amazonaws.sqs#InternalFailure",
+                "message": "The server failed.",
+            })
+        );
+    }
 }

@@ -72,8 +72,13 @@ pub(crate) struct ErrorResponse {
 pub(crate) enum ApiError {
     /// The request could not be read (bad JSON, bad query string).
     Malformed(String),
-    /// The request was read but breaks a rule.
-    Invalid(String),
+    /// The request was read but breaks a rule: `details` say which, and `field` names the
+    /// argument when the extension said (the COLUMN field of its 22023 errors, e.g.
+    /// `messages[2].body`), so callers can tell which without reading the wording.
+    Invalid {
+        details: String,
+        field: Option<String>,
+    },
     /// The body is over the size limit.
     TooLarge(String),
     /// The body did not arrive whole within the body-read deadline (trickled, or stopped
@@ -108,6 +113,14 @@ pub(crate) enum ApiError {
 }
 
 impl ApiError {
+    /// A rule broken by the request, found by the sidecar (no extension field).
+    pub(crate) fn invalid(details: impl Into<String>) -> ApiError {
+        ApiError::Invalid {
+            details: details.into(),
+            field: None,
+        }
+    }
+
     fn parts(self) -> (StatusCode, ErrorResponse) {
         use ErrorCode as C;
         let (status, code, message, details) = match self {
@@ -117,11 +130,12 @@ impl ApiError {
                 "malformed request",
                 Some(d),
             ),
-            ApiError::Invalid(d) => (
+            // The field is for the sidecar's own use; the details already name it.
+            ApiError::Invalid { details, .. } => (
                 StatusCode::BAD_REQUEST,
                 C::Invalid,
                 "request validation failed",
-                Some(d),
+                Some(details),
             ),
             ApiError::TooLarge(d) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -268,14 +282,18 @@ impl From<tokio_postgres::Error> for ApiError {
     /// Every data exception (class 22) is the caller's input: the extension's own checks raise
     /// 22023, and PostgreSQL itself raises the others, mostly while reading the parameters
     /// (22021 for a NUL byte in text, 22P05 for `\u0000` in jsonb, 22003 for a number out of
-    /// range).
+    /// range). The argument the extension names in the error's COLUMN field (raise_invalid,
+    /// errors.sql) is kept as the error's `field`.
     fn from(err: tokio_postgres::Error) -> Self {
         let Some(db) = err.as_db_error() else {
             return ApiError::Unavailable(err.to_string());
         };
         let details = db.message().to_owned();
         match (db.code().code(), db.table()) {
-            (code, _) if code.starts_with("22") => ApiError::Invalid(details),
+            (code, _) if code.starts_with("22") => ApiError::Invalid {
+                details,
+                field: db.column().map(str::to_owned),
+            },
             (code, _) if transient(code) => ApiError::Unavailable(format!("{code}: {details}")),
             ("P0002", Some("queues")) => ApiError::QueueNotFound(details),
             ("P0002", Some("messages")) => ApiError::MessageNotFound(details),
@@ -293,6 +311,16 @@ impl From<tokio_postgres::Error> for ApiError {
     }
 }
 
+/// The text a panic was raised with (`panic!`'s message), or nothing when it carried another
+/// type; for the log of the panic handlers (app.rs, sqs/error.rs).
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
 impl From<deadpool_postgres::PoolError> for ApiError {
     fn from(err: deadpool_postgres::PoolError) -> Self {
         match err {
@@ -304,7 +332,25 @@ impl From<deadpool_postgres::PoolError> for ApiError {
 
 #[cfg(test)]
 mod unit {
-    use super::transient;
+    use super::{ApiError, transient};
+
+    #[test]
+    fn the_field_of_an_invalid_error_is_not_on_the_wire() {
+        let body = |error: ApiError| {
+            let (status, body) = error.parts();
+            (status, body.code, body.message, body.details)
+        };
+        let with_field = ApiError::Invalid {
+            details: "invalid messages[1].body: must be non-empty text".into(),
+            field: Some("messages[1].body".into()),
+        };
+        assert_eq!(
+            body(with_field),
+            body(ApiError::invalid(
+                "invalid messages[1].body: must be non-empty text"
+            ))
+        );
+    }
 
     #[test]
     fn transient_sqlstates_are_the_retryable_classes() {

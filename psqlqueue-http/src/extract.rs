@@ -61,8 +61,8 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
         let beyond_limits = message.starts_with("number out of range")
             || message.starts_with("recursion limit exceeded");
         match e.classify() {
-            serde_json::error::Category::Data => ApiError::Invalid(message),
-            serde_json::error::Category::Syntax if beyond_limits => ApiError::Invalid(message),
+            serde_json::error::Category::Data => ApiError::invalid(message),
+            serde_json::error::Category::Syntax if beyond_limits => ApiError::invalid(message),
             _ => ApiError::Malformed(format!("invalid JSON: {message}")),
         }
     })
@@ -79,7 +79,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(value)| ApiQuery(value))
-            .map_err(|rejection| ApiError::Invalid(rejection.body_text()))
+            .map_err(|rejection| ApiError::invalid(rejection.body_text()))
     }
 }
 

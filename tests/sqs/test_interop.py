@@ -95,13 +95,35 @@ def test_a_number_attribute_is_a_plain_string_over_rest_and_sql(sqs, make_queue)
     # SQS keeps the type (received and given back at once) ...
     [message] = receive(sqs, url, MessageAttributeNames=["All"], VisibilityTimeout=0)
     assert message["MessageAttributes"] == typed
-    # ... SQL and REST see the value as a string, beside the sidecar's own record of the types
-    # under SQS's reserved prefix AWS.
+    # ... SQL and REST see the value as a string, beside the sidecar's own record of its type:
+    # one key per typed attribute, under SQS's reserved prefix AWS. (String needs none).
     [row] = sql_json("SELECT json_agg(r) FROM psqlqueue.receive(:'q', visibility_timeout_seconds => 0) AS r", q=name)
     assert row["attributes"]["price"] == "12.50"
+    assert {k: v for k, v in row["attributes"].items() if k.startswith("AWS.")} == {
+        "AWS.psqlqueue.DataType.price": "Number"
+    }
     assert {k for k in row["attributes"] if not k.startswith("AWS.")} == {"price", *PLAIN_ATTRIBUTES}
     status, page = rest("GET", f"/v1/queues/{name}/messages")
     assert status == 200 and page["data"][0]["attributes"] == row["attributes"]
+
+
+def test_types_kept_the_old_way_still_read_and_bad_ones_read_as_string(sqs, make_queue):
+    name, url = make_queue()
+    # Earlier sidecars kept every type in one JSON object under AWS.psqlqueue.DataTypes.
+    old = {"price": "12.50", "AWS.psqlqueue.DataTypes": '{"price": "Number.cents"}', **PLAIN_ATTRIBUTES}
+    status, _ = rest("POST", f"/v1/queues/{name}/messages", {"body": "old", "attributes": old})
+    assert status == 201
+    [message] = receive(sqs, url, MessageAttributeNames=["All"])
+    typed = {"price": {"DataType": "Number.cents", "StringValue": "12.50"}, **SQS_ATTRIBUTES}
+    assert message["MessageAttributes"] == typed
+    assert message["MD5OfMessageAttributes"] == md5_of_attributes(typed)
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    # A type no SQS send could have stored is ignored: the attribute is a String.
+    odd = {"price": "12.50", "AWS.psqlqueue.DataType.price": "Binary"}
+    status, _ = rest("POST", f"/v1/queues/{name}/messages", {"body": "odd", "attributes": odd})
+    assert status == 201
+    [message] = receive(sqs, url, MessageAttributeNames=["All"])
+    assert message["MessageAttributes"] == {"price": {"DataType": "String", "StringValue": "12.50"}}
 
 
 def test_a_message_without_attributes_crosses_without_any(sqs, make_queue):

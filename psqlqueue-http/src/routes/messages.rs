@@ -94,7 +94,7 @@ pub(crate) async fn receive(
         .min(state.max_messages);
     let wait = params.wait_seconds.unwrap_or(0);
     if !(0..=MAX_WAIT_SECONDS).contains(&wait) {
-        return Err(ApiError::Invalid(format!(
+        return Err(ApiError::invalid(format!(
             "invalid wait_seconds: must be between 0 and {MAX_WAIT_SECONDS}, got {wait}"
         )));
     }

@@ -16,6 +16,8 @@
 //! extension's body limit). Policy, the KMS attributes and RedriveAllowPolicy are refused.
 
 use super::error::{Code, SqsError};
+use super::get;
+use super::text::shorten;
 use super::urls;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -69,18 +71,22 @@ pub(crate) struct Queue {
 pub(crate) const QUEUE_COLUMNS: &str = "id, ack_deadline_seconds, message_retention_seconds, \
     delivery_delay_seconds, max_delivery_attempts, dead_letter_queue_id, created_at, updated_at";
 
-impl From<&tokio_postgres::Row> for Queue {
-    fn from(row: &tokio_postgres::Row) -> Queue {
-        Queue {
-            id: row.get("id"),
-            ack_deadline_seconds: row.get("ack_deadline_seconds"),
-            message_retention_seconds: row.get("message_retention_seconds"),
-            delivery_delay_seconds: row.get("delivery_delay_seconds"),
-            max_delivery_attempts: row.get("max_delivery_attempts"),
-            dead_letter_queue_id: row.get("dead_letter_queue_id"),
-            created_at: row.get("created_at"),
-            updated_at: row.get("updated_at"),
-        }
+impl TryFrom<&tokio_postgres::Row> for Queue {
+    type Error = SqsError;
+
+    /// The queue of a row with [`QUEUE_COLUMNS`]; InternalFailure if one is missing or of
+    /// another type.
+    fn try_from(row: &tokio_postgres::Row) -> Result<Queue, SqsError> {
+        Ok(Queue {
+            id: get(row, "id")?,
+            ack_deadline_seconds: get(row, "ack_deadline_seconds")?,
+            message_retention_seconds: get(row, "message_retention_seconds")?,
+            delivery_delay_seconds: get(row, "delivery_delay_seconds")?,
+            max_delivery_attempts: get(row, "max_delivery_attempts")?,
+            dead_letter_queue_id: get(row, "dead_letter_queue_id")?,
+            created_at: get(row, "created_at")?,
+            updated_at: get(row, "updated_at")?,
+        })
     }
 }
 
@@ -118,7 +124,7 @@ impl Queue {
 fn unknown(name: &str) -> SqsError {
     SqsError::new(
         Code::InvalidAttributeName,
-        format!("Unknown Attribute {}.", urls::shorten(name)),
+        format!("Unknown Attribute {}.", shorten(name)),
     )
 }
 
@@ -130,12 +136,10 @@ fn bad_value(name: &str, why: &str) -> SqsError {
 }
 
 fn integer(name: &str, value: &str) -> Result<i32, SqsError> {
-    value.trim().parse().map_err(|_| {
-        bad_value(
-            name,
-            &format!("{} is not an integer.", urls::shorten(value)),
-        )
-    })
+    value
+        .trim()
+        .parse()
+        .map_err(|_| bad_value(name, &format!("{} is not an integer.", shorten(value))))
 }
 
 /// Reads CreateQueue's or SetQueueAttributes' attribute map. `creating`: FifoQueue may be
@@ -244,7 +248,7 @@ fn parse_redrive(value: &str) -> Result<Option<Redrive>, SqsError> {
             NAME,
             &format!(
                 "deadLetterTargetArn {} is not an SQS queue ARN.",
-                urls::shorten(arn)
+                shorten(arn)
             ),
         )
     })?;

@@ -10,12 +10,14 @@ use super::error::{Code, SqsError};
 use super::messages::{
     self, CHANGE_UNAVAILABLE, DELETE_EXPIRED, MessageInput, Prepared, handle_expired,
 };
-use super::{Ctx, urls};
+use super::text::shorten;
+use super::{Ctx, get, urls};
 use crate::auth::Action;
 use crate::error::ApiError;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
+use tokio_postgres::Row;
 
 /// Most entries in one batch (SQS's).
 const MAX_ENTRIES: usize = 10;
@@ -79,7 +81,7 @@ fn check_ids<'a>(ids: impl ExactSizeIterator<Item = &'a str>, entry: &str) -> Re
                 format!(
                     "A batch entry id can only contain alphanumeric characters, hyphens and \
                      underscores. It can be at most 80 letters long: {}",
-                    urls::shorten(id)
+                    shorten(id)
                 ),
             ));
         }
@@ -109,20 +111,52 @@ pub(crate) struct SendInput {
     entries: Vec<SendEntry>,
 }
 
-/// The index `i` of a send_batch error naming `messages[i]` (raise_invalid words every
-/// per-element error `invalid messages[i]...`, errors.sql and checks.sql).
-fn failed_element(details: &str) -> Option<usize> {
-    details
-        .strip_prefix("invalid messages[")?
-        .split(']')
-        .next()?
-        .parse()
-        .ok()
+/// The index `i` of the element a send_batch error names, from the field the extension
+/// puts in the error's COLUMN (check_batch_messages, checks.sql): `messages[i]` or
+/// `messages[i].<field>`; `None` for an error about the whole array (`messages`) or anything
+/// else.
+fn failed_element(field: &str) -> Option<usize> {
+    let (index, rest) = field.strip_prefix("messages[")?.split_once(']')?;
+    if !(rest.is_empty() || rest.starts_with('.')) || !index.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    index.parse().ok()
+}
+
+/// The rows of a batch call that answers one row per element sent, in order: any other count
+/// is an InternalFailure, never entries silently left unanswered.
+fn one_per_entry(rows: Vec<Row>, sent: usize, function: &str) -> Result<Vec<Row>, SqsError> {
+    if rows.len() == sent {
+        Ok(rows)
+    } else {
+        Err(SqsError::internal(format!(
+            "{function} answered {} rows for {sent} entries",
+            rows.len()
+        )))
+    }
+}
+
+/// The status of each message of an ack_batch or nack_batch call on `ids` (rows of
+/// `message_id, status`, one per id in order, lease.sql), checked to answer those ids.
+fn statuses(rows: Vec<Row>, ids: &[&str], function: &str) -> Result<Vec<String>, SqsError> {
+    one_per_entry(rows, ids.len(), function)?
+        .iter()
+        .zip(ids)
+        .map(|(row, id)| {
+            let answered: String = get(row, 0)?;
+            if answered != *id {
+                return Err(SqsError::internal(format!(
+                    "{function} answered message {answered} where {id} was sent"
+                )));
+            }
+            get(row, 1)
+        })
+        .collect()
 }
 
 /// SendMessageBatch. SQS answers each entry on its own, while `psqlqueue.send_batch` sends
 /// all or nothing: entries that break SQS's rules fail here first; the rest go to send_batch,
-/// and when it refuses one element (22023 naming `messages[i]`) that entry fails with
+/// and when it refuses one element (22023 with COLUMN `messages[i]...`) that entry fails with
 /// InvalidParameterValue (SenderFault) and send_batch is called again with the others, until
 /// it succeeds or none is left. A refused call writes nothing (its statement rolls back, its
 /// deduplication claims too), so no entry is sent twice. Any other error (no such queue, the
@@ -156,15 +190,21 @@ pub(crate) async fn send(ctx: &Ctx<'_>, input: SendInput) -> Result<Map<String, 
             .await
         {
             Ok(rows) => {
-                for ((index, prepared), row) in pending.drain(..).zip(rows) {
-                    results[index] = Some(Ok(prepared.answer(row.get(0))));
+                let rows = one_per_entry(rows, pending.len(), "send_batch")?;
+                for ((index, prepared), row) in pending.drain(..).zip(&rows) {
+                    results[index] = Some(Ok(prepared.answer(get(row, 0)?)));
                 }
             }
-            Err(ApiError::Invalid(details)) => {
-                let Some(k) = failed_element(&details).filter(|&k| k < pending.len()) else {
+            Err(ApiError::Invalid { details, field }) => {
+                let Some(k) = field
+                    .as_deref()
+                    .and_then(failed_element)
+                    .filter(|&k| k < pending.len())
+                else {
                     return Err(SqsError::invalid(details));
                 };
                 let (index, _) = pending.remove(k);
+                // The wording names the element as the field does; the client knows it by Id.
                 let reworded = details.replacen(
                     &format!("messages[{k}]"),
                     &format!("entry {}", ids[index]),
@@ -295,9 +335,8 @@ pub(crate) async fn delete(
                 &[&queue, &ids, &receipts],
             )
             .await?;
-        for ((entry, _, _), row) in first.iter().zip(&rows) {
-            let status: &str = row.get(1);
-            outcome.push(match status {
+        for ((entry, _, _), status) in first.iter().zip(statuses(rows, &ids, "ack_batch")?) {
+            outcome.push(match status.as_str() {
                 "acked" | "not_found" => Ok(()),
                 _ => Err(handle_expired(&entry.receipt_handle, DELETE_EXPIRED)),
             });
@@ -372,8 +411,7 @@ pub(crate) async fn change_visibility(
                 &[&queue, &ids, &receipts],
             )
             .await?;
-        for (&i, row) in released.iter().zip(&rows) {
-            let status: &str = row.get(1);
+        for (&i, status) in released.iter().zip(statuses(rows, &ids, "nack_batch")?) {
             if status != "nacked" {
                 outcome[i] = Err(handle_expired(
                     &first[i].0.receipt_handle,
@@ -396,20 +434,22 @@ mod unit {
     use super::*;
 
     #[test]
-    fn the_failed_element_is_read_from_the_extensions_error() {
-        assert_eq!(
-            failed_element("invalid messages[3].body: must be non-empty text"),
-            Some(3)
-        );
-        assert_eq!(
-            failed_element("invalid messages[0]: must be a JSON object"),
-            Some(0)
-        );
-        assert_eq!(
-            failed_element("invalid messages: must hold 1 to 1000 messages"),
-            None
-        );
-        assert_eq!(failed_element("queue \"q\" not found"), None);
+    fn the_failed_element_is_read_from_the_errors_field() {
+        assert_eq!(failed_element("messages[3].body"), Some(3));
+        assert_eq!(failed_element("messages[12].attributes"), Some(12));
+        assert_eq!(failed_element("messages[0]"), Some(0));
+        for other in [
+            "messages",
+            "messages[]",
+            "messages[x]",
+            "messages[+1]",
+            "messages[1]x",
+            "messages[1",
+            "body",
+            "",
+        ] {
+            assert_eq!(failed_element(other), None, "{other}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! MissingParameter, the authentication errors, ServiceUnavailable, ...) use their legacy code
 //! as `__type` too.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, panic_message};
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -195,6 +195,13 @@ impl SqsError {
         )
     }
 
+    /// InternalFailure for a fault of the server's: `details` are logged, never sent (as the
+    /// REST API keeps its internal errors to its log).
+    pub(crate) fn internal(details: impl std::fmt::Display) -> SqsError {
+        tracing::error!(error = %details, "sqs: internal error");
+        SqsError::new(Code::InternalFailure, INTERNAL_MESSAGE)
+    }
+
     /// QueueDoesNotExist.
     pub(crate) fn no_queue() -> SqsError {
         SqsError::new(
@@ -203,6 +210,9 @@ impl SqsError {
         )
     }
 }
+
+/// What an InternalFailure says: the cause is in the log.
+const INTERNAL_MESSAGE: &str = "The server failed.";
 
 /// Marks a response the SQS API made itself, so [`wire_errors`] leaves it as it is.
 #[derive(Debug, Clone, Copy)]
@@ -248,7 +258,7 @@ impl From<ApiError> for SqsError {
     fn from(error: ApiError) -> SqsError {
         match error {
             ApiError::Malformed(d) => SqsError::new(Code::SerializationException, d),
-            ApiError::Invalid(d) => SqsError::invalid(d),
+            ApiError::Invalid { details, .. } => SqsError::invalid(details),
             ApiError::TooLarge(d) => SqsError::new(Code::RequestEntityTooLarge, d),
             ApiError::BodyTimeout(d) => SqsError::new(Code::RequestTimeout, d),
             ApiError::QueueNotFound(_) => SqsError::no_queue(),
@@ -271,15 +281,22 @@ impl From<ApiError> for SqsError {
             | ApiError::SubscriptionExists(_)
             | ApiError::NoRoute
             | ApiError::MethodNotAllowed
-            | ApiError::Internal(_)) => SqsError::new(Code::InternalFailure, format!("{other:?}")),
+            | ApiError::Internal(_)) => SqsError::internal(format!("{other:?}")),
         }
     }
 }
 
+/// The answer to a panic in the SQS handler or its limits (`CatchPanicLayer` on the SQS route,
+/// app.rs): InternalFailure (500) in SQS's shape, with the panic's message logged, never sent.
+pub(crate) fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = panic_message(panic.as_ref());
+    SqsError::internal(format!("sqs handler panicked: {what}")).into_response()
+}
+
 /// Middleware around the SQS route, outside the request limits: an answer the SQS handler did
 /// not make (the limits' 503 when the server is busy or the request ran past its deadline, 408
-/// for a body too slow, 413 for one too large, a panic's 500) is given SQS's shape, keeping
-/// the status and the headers that matter (`Retry-After`, `Connection: close`).
+/// for a body too slow, 413 for one too large, any other the router made) is given SQS's
+/// shape, keeping the status and the headers that matter (`Retry-After`, `Connection: close`).
 pub(crate) async fn wire_errors(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     if response.extensions().get::<Answered>().is_some() {
@@ -303,7 +320,7 @@ pub(crate) async fn wire_errors(request: Request, next: Next) -> Response {
         Code::RequestEntityTooLarge => "The request body is larger than the server accepts.",
         Code::RequestTimeout => "The request body did not arrive in time.",
         Code::SerializationException => "The request could not be read.",
-        _ => "The server failed.",
+        _ => INTERNAL_MESSAGE,
     };
     let mut translated = SqsError::new(code, message).into_response();
     if let Ok(id) = HeaderValue::from_str(&super::request_id()) {
@@ -336,6 +353,24 @@ mod unit {
         assert!(!Code::ServiceUnavailable.sender_fault());
     }
 
+    #[tokio::test]
+    async fn a_panic_is_answered_as_internal_failure_without_its_message() {
+        let response = panic_response(Box::new("secret detail"));
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.headers()["content-type"], CONTENT_TYPE);
+        assert_eq!(
+            response.headers()["x-amzn-query-error"],
+            "InternalFailure;Receiver"
+        );
+        assert!(response.extensions().get::<Answered>().is_some());
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap_or_default();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        assert_eq!(body["__type"], "com.amazonaws.sqs#InternalFailure");
+        assert_eq!(body["message"], INTERNAL_MESSAGE);
+    }
+
     #[test]
     fn sqlstate_classes_map_to_sqs_errors() {
         let code = |e: ApiError| SqsError::from(e).code;
@@ -347,10 +382,7 @@ mod unit {
             code(ApiError::QueueExists("q".into())),
             Code::QueueNameExists
         );
-        assert_eq!(
-            code(ApiError::Invalid("x".into())),
-            Code::InvalidParameterValue
-        );
+        assert_eq!(code(ApiError::invalid("x")), Code::InvalidParameterValue);
         assert_eq!(
             code(ApiError::LeaseNotHeld("x".into())),
             Code::ReceiptHandleIsInvalid

@@ -5,6 +5,7 @@
 //! each preceded by their length as 4 bytes big-endian, with one transport byte (1 for String
 //! and Number, 2 for Binary) before the value; the MD5 of the whole.
 
+use super::text::hex;
 use md5::{Digest, Md5};
 
 /// Hex MD5 of `bytes`.
@@ -37,17 +38,6 @@ fn length_prefixed(hasher: &mut Md5, bytes: &[u8]) {
     let length = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
     hasher.update(length.to_be_bytes());
     hasher.update(bytes);
-}
-
-/// Lowercase hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
-    }
-    text
 }
 
 #[cfg(test)]

@@ -12,7 +12,8 @@ use super::attributes::is_fifo;
 use super::error::{Code, SqsError};
 use super::md5::md5_hex;
 use super::message_attributes::{self as attrs, AttributeValue};
-use super::{Ctx, put, urls};
+use super::text::{allowed_char, shorten};
+use super::{Ctx, get, put, urls};
 use crate::auth::Action;
 use crate::error::ApiError;
 use crate::wakeups;
@@ -105,7 +106,7 @@ pub(crate) fn prepare(queue: &str, input: MessageInput) -> Result<Prepared, SqsE
         .message_body
         .filter(|body| !body.is_empty())
         .ok_or_else(|| SqsError::missing("MessageBody"))?;
-    if !body.chars().all(attrs::allowed_char) {
+    if !body.chars().all(allowed_char) {
         return Err(SqsError::new(
             Code::InvalidMessageContents,
             "Invalid binary character in the message body: only #x9, #xA, #xD and #x20 to \
@@ -182,7 +183,7 @@ fn check_token(member: &str, value: &str) -> Result<(), SqsError> {
     Err(SqsError::invalid(format!(
         "Value {} for parameter {member} is invalid. Reason: it must be 1 to 128 alphanumeric \
          or punctuation characters.",
-        urls::shorten(value)
+        shorten(value)
     )))
 }
 
@@ -213,7 +214,7 @@ pub(crate) async fn send(ctx: &Ctx<'_>, input: SendInput) -> Result<Map<String, 
             ],
         )
         .await?;
-    Ok(message.answer(row.get(0)))
+    Ok(message.answer(get(&row, 0)?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -274,10 +275,10 @@ pub(crate) async fn receive(
         .chain(&input.message_system_attribute_names)
         .map(String::as_str)
         .collect();
-    let messages: Vec<Value> = rows
+    let messages = rows
         .iter()
         .map(|row| message(row, &system, &input.message_attribute_names))
-        .collect();
+        .collect::<Result<Vec<Value>, _>>()?;
     let mut out = Map::new();
     // An empty receive answers no Messages member, as SQS does.
     if !messages.is_empty() {
@@ -326,14 +327,14 @@ async fn receive_rows(
 
 /// One received message as SQS writes it, with the system attributes in `system` (`All`:
 /// every one psqlqueue has) and the message attributes `attribute_names` select.
-fn message(row: &Row, system: &[&str], attribute_names: &[String]) -> Value {
-    let id: String = row.get("id");
-    let body: String = row.get("body");
-    let receipt: String = row.get("receipt");
-    let stored: Value = row.get("attributes");
-    let attempts: i32 = row.get("delivery_attempts");
-    let created: chrono::DateTime<chrono::Utc> = row.get("created_at");
-    let group: Option<String> = row.get("group_id");
+fn message(row: &Row, system: &[&str], attribute_names: &[String]) -> Result<Value, SqsError> {
+    let id: String = get(row, "id")?;
+    let body: String = get(row, "body")?;
+    let receipt: String = get(row, "receipt")?;
+    let stored: Value = get(row, "attributes")?;
+    let attempts: i32 = get(row, "delivery_attempts")?;
+    let created: chrono::DateTime<chrono::Utc> = get(row, "created_at")?;
+    let group: Option<String> = get(row, "group_id")?;
     let all = system.contains(&"All");
     let wants = |name: &str| all || system.contains(&name);
     let mut system_attributes = Map::new();
@@ -366,14 +367,14 @@ fn message(row: &Row, system: &[&str], attribute_names: &[String]) -> Value {
     }
     put(&mut out, "MD5OfMessageAttributes", attrs::md5(&selected));
     put(&mut out, "MessageAttributes", attrs::to_wire(&selected));
-    Value::Object(out)
+    Ok(Value::Object(out))
 }
 
 /// InvalidParameterValue for a handle whose lease is gone, in AWS's words for `what`.
 pub(crate) fn handle_expired(handle: &str, reason: &str) -> SqsError {
     SqsError::invalid(format!(
         "Value {} for parameter ReceiptHandle is invalid. Reason: {reason}",
-        urls::shorten(handle)
+        shorten(handle)
     ))
 }
 
@@ -468,8 +469,8 @@ pub(crate) fn visibility_error(error: ApiError, handle: &str) -> SqsError {
         ApiError::MessageNotFound(_) | ApiError::LeaseNotHeld(_) => {
             handle_expired(handle, CHANGE_UNAVAILABLE)
         }
-        ApiError::Invalid(d) => SqsError::invalid(format!(
-            "Value for parameter VisibilityTimeout is invalid. Reason: {d}"
+        ApiError::Invalid { details, .. } => SqsError::invalid(format!(
+            "Value for parameter VisibilityTimeout is invalid. Reason: {details}"
         )),
         other => other.into(),
     }

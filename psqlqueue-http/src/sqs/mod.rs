@@ -12,8 +12,8 @@
 //!
 //! Layout: dispatch here; `error` the SQS error type; `credentials` and `sigv4` who is
 //! calling; `urls` queue URLs, ARNs, receipt handles and tokens; `attributes` queue attributes;
-//! `message_attributes` and `md5` message attributes and digests; `queues`, `messages` and
-//! `batches` the actions.
+//! `message_attributes` and `md5` message attributes and digests; `text` the small text helpers
+//! they share; `queues`, `messages` and `batches` the actions.
 
 mod attributes;
 mod batches;
@@ -24,9 +24,10 @@ mod message_attributes;
 mod messages;
 mod queues;
 mod sigv4;
+mod text;
 mod urls;
 
-pub(crate) use error::wire_errors;
+pub(crate) use error::{panic_response, wire_errors};
 
 use crate::auth::Caller;
 use crate::db::Db;
@@ -39,9 +40,14 @@ use credentials::Credentials;
 use error::{Answered, Code, SqsError};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use text::shorten;
+use tokio_postgres::Row;
+use tokio_postgres::row::RowIndex;
+use tokio_postgres::types::FromSql;
 
 /// The prefix of every action's `X-Amz-Target`.
 const TARGET_PREFIX: &str = "AmazonSQS.";
@@ -218,7 +224,7 @@ async fn dispatch(
             Code::UnknownOperation,
             format!(
                 "The action {} is not valid for this endpoint.",
-                urls::shorten(other)
+                shorten(other)
             ),
         )),
     }
@@ -275,6 +281,16 @@ fn request_id() -> String {
         (low >> 48) & 0x0fff,
         low & 0xffff_ffff_ffff
     )
+}
+
+/// Column `index` of a row the extension answered, as `T`: InternalFailure, never a panic,
+/// when the column is missing or of another type (an extension of another version than this
+/// sidecar expects).
+fn get<'a, T: FromSql<'a>>(
+    row: &'a Row,
+    index: impl RowIndex + fmt::Display,
+) -> Result<T, SqsError> {
+    row.try_get(index).map_err(SqsError::internal)
 }
 
 /// `Some(value)` as a JSON member of `output` under `name`; nothing for `None`.

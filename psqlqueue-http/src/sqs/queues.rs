@@ -6,7 +6,8 @@
 
 use super::attributes::{self, Counts, QUEUE_COLUMNS, Queue, Settings, is_fifo};
 use super::error::{Code, SqsError};
-use super::{Ctx, urls};
+use super::text::shorten;
+use super::{Ctx, get, urls};
 use crate::auth::{ANY_QUEUE, Action};
 use crate::error::ApiError;
 use serde::Deserialize;
@@ -31,13 +32,26 @@ async fn get_queue(ctx: &Ctx<'_>, queue: &str) -> Result<Queue, SqsError> {
             &[&queue],
         )
         .await?;
-    Ok(Queue::from(&row))
+    Queue::try_from(&row)
+}
+
+/// Whether queue `queue` exists.
+async fn queue_exists(ctx: &Ctx<'_>, queue: &str) -> Result<bool, SqsError> {
+    match ctx
+        .db()
+        .query("SELECT FROM psqlqueue.get_queue($1)", &[&queue])
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(ApiError::QueueNotFound(_)) => Ok(false),
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// InvalidAttributeValue for settings the extension refused (22023), naming its rule.
 fn settings_error(error: ApiError) -> SqsError {
     match error {
-        ApiError::Invalid(d) => SqsError::new(Code::InvalidAttributeValue, d),
+        ApiError::Invalid { details, .. } => SqsError::new(Code::InvalidAttributeValue, details),
         other => other.into(),
     }
 }
@@ -129,16 +143,18 @@ pub(crate) async fn create(
                     format!(
                         "A queue already exists with the same name ({}) and a different value \
                          for an attribute.",
-                        urls::shorten(&queue)
+                        shorten(&queue)
                     ),
                 ))
             }
         }
         // An id the extension refuses is a bad queue name; other refusals are settings'.
-        Err(ApiError::Invalid(d)) if d.contains("queue.id") => Err(SqsError::invalid(format!(
-            "Can only include alphanumeric characters, hyphens, periods or underscores. 1 to \
-             128 in length: {d}"
-        ))),
+        Err(ApiError::Invalid { details, field }) if field.as_deref() == Some("queue.id") => {
+            Err(SqsError::invalid(format!(
+                "Can only include alphanumeric characters, hyphens, periods or underscores. 1 \
+                 to 128 in length: {details}"
+            )))
+        }
         Err(other) => Err(settings_error(other)),
     }
 }
@@ -188,7 +204,10 @@ pub(crate) async fn list(ctx: &Ctx<'_>, input: ListInput) -> Result<Map<String, 
             &[&prefix, &after, &limit],
         )
         .await?;
-    let names: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
+    let names = rows
+        .iter()
+        .map(|row| get(row, 0))
+        .collect::<Result<Vec<String>, _>>()?;
     Ok(names_page(
         ctx,
         names,
@@ -300,11 +319,11 @@ pub(crate) async fn get_attributes(
             )
             .await?;
         let counts = Counts {
-            deliverable: row.get("deliverable"),
-            in_flight: row.get("in_flight"),
-            delayed: row.get("delayed"),
+            deliverable: get(&row, "deliverable")?,
+            in_flight: get(&row, "in_flight")?,
+            delayed: get(&row, "delayed")?,
         };
-        (Queue::from(&row), counts)
+        (Queue::try_from(&row)?, counts)
     } else {
         (get_queue(ctx, &queue).await?, Counts::default())
     };
@@ -404,9 +423,12 @@ pub(crate) async fn dead_letter_sources(
         .db()
         .query("SELECT * FROM psqlqueue.dead_letter_sources($1)", &[&queue])
         .await?;
-    let names: Vec<String> = rows
+    let sources = rows
         .iter()
-        .map(|row| row.get::<_, String>(0))
+        .map(|row| get::<String>(row, 0))
+        .collect::<Result<Vec<_>, _>>()?;
+    let names: Vec<String> = sources
+        .into_iter()
         .filter(|name| after.as_ref().is_none_or(|after| name > after))
         .take(usize::try_from(page + 1).unwrap_or(usize::MAX))
         .collect();
@@ -427,7 +449,7 @@ pub(crate) struct StartMoveInput {
     max_number_of_messages_per_second: Option<i64>,
 }
 
-/// Most messages one `psqlqueue.redrive` call moves.
+/// Most messages one `psqlqueue.redrive` call moves: the largest `limit` it takes.
 const REDRIVE_STEP: i32 = 100_000;
 
 /// StartMessageMoveTask: `psqlqueue.redrive`, run to the end before answering (each dead
@@ -444,7 +466,7 @@ pub(crate) async fn start_move(
             Code::ResourceNotFoundException,
             format!(
                 "The resource that you specified for the {what} parameter doesn't exist: {}",
-                urls::shorten(arn)
+                shorten(arn)
             ),
         )
     };
@@ -471,28 +493,36 @@ pub(crate) async fn start_move(
     if let Some(target) = &target {
         ctx.caller.require(Action::Manage, target)?;
     }
+    // One call of psqlqueue.redrive does the move (which messages, where, in what order, the
+    // locks); it is repeated only because it takes a limit of at most 100,000, each call one
+    // transaction of that size at most, while SQS's task moves every message. A call that
+    // moves fewer than its limit has found no more to move, and ends the task. The request's
+    // deadline bounds the whole (the calls done by then stay done).
     let mut moved: i64 = 0;
     loop {
-        let row = ctx
+        let called = ctx
             .db()
             .query_one(
                 "SELECT psqlqueue.redrive($1, $2, $3)",
                 &[&source, &REDRIVE_STEP, &target],
             )
-            .await
-            .map_err(|error| match error {
-                ApiError::QueueNotFound(d)
-                    if target.as_ref().is_some_and(|t| d.contains(t.as_str())) =>
-                {
+            .await;
+        let row = match called {
+            Ok(row) => row,
+            Err(ApiError::QueueNotFound(_)) => {
+                // The error names the missing queue only in its wording: ask which it is.
+                return Err(if target.is_some() && queue_exists(ctx, &source).await? {
                     not_found(
                         "DestinationArn",
                         input.destination_arn.as_deref().unwrap_or_default(),
                     )
-                }
-                ApiError::QueueNotFound(_) => not_found("SourceArn", &input.source_arn),
-                other => other.into(),
-            })?;
-        let step: i32 = row.get(0);
+                } else {
+                    not_found("SourceArn", &input.source_arn)
+                });
+            }
+            Err(other) => return Err(other.into()),
+        };
+        let step: i32 = get(&row, 0)?;
         moved += i64::from(step);
         if step < REDRIVE_STEP {
             break;

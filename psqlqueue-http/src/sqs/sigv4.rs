@@ -10,7 +10,7 @@
 //! are all `POST /`).
 
 use super::error::{Code, SqsError};
-use super::md5::hex;
+use super::text::{hex, unhex};
 use axum::http::HeaderMap;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use hmac::{Hmac, KeyInit, Mac};
@@ -313,20 +313,6 @@ fn percent_decode(text: &str) -> Vec<u8> {
         }
     }
     out
-}
-
-/// Hex digits as bytes; `None` unless an even number of hex digits.
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| {
-            text.get(i..i + 2)
-                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 //!   (find_queues' keyset).
 
 use super::error::{Code, SqsError};
+use super::text::shorten;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -95,11 +96,6 @@ pub(crate) fn parse_next_token(token: &str) -> Result<String, SqsError> {
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .filter(|name| !name.is_empty())
         .ok_or_else(|| SqsError::invalid(format!("Invalid NextToken value {}.", shorten(token))))
-}
-
-/// At most 100 characters of client text, for error messages.
-pub(crate) fn shorten(text: &str) -> String {
-    text.chars().take(100).collect()
 }
 
 #[cfg(test)]

@@ -572,6 +572,40 @@ async fn a_redrive_policy_dead_letters_and_a_move_task_brings_back() {
         "ResourceNotFoundException",
         "ResourceNotFoundException",
     );
+    // Which queue is missing is asked, not guessed from the error's wording: a missing source
+    // whose name contains the destination's is the source, and a missing destination is the
+    // destination.
+    let missing = |answer: Answer| {
+        answer.fails(
+            404,
+            "ResourceNotFoundException",
+            "ResourceNotFoundException",
+        );
+        answer.body["message"].as_str().unwrap_or("").to_owned()
+    };
+    let source_missing = missing(
+        sqs(
+            &app,
+            "StartMessageMoveTask",
+            json!({"SourceArn": "arn:aws:sqs:us-east-1:000000000000:work-dlq",
+                   "DestinationArn": "arn:aws:sqs:us-east-1:000000000000:work"}),
+        )
+        .await,
+    );
+    assert!(source_missing.contains("SourceArn"), "{source_missing}");
+    let destination_missing = missing(
+        sqs(
+            &app,
+            "StartMessageMoveTask",
+            json!({"SourceArn": "arn:aws:sqs:us-east-1:000000000000:dlq",
+                   "DestinationArn": "arn:aws:sqs:us-east-1:000000000000:nowhere"}),
+        )
+        .await,
+    );
+    assert!(
+        destination_missing.contains("DestinationArn"),
+        "{destination_missing}"
+    );
 
     // Removing the policy; the dead-letter queue then has no sources.
     sqs(

@@ -684,3 +684,105 @@ async fn messages_cross_between_sqs_rest_and_sql() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn typed_attributes_keep_their_types_however_many_and_however_long_their_names() {
+    let app = spawn_app().await;
+    let url = create(&app, "typed", json!({})).await;
+    // Ten typed attributes with long names (up to SQS's 256 characters): their types would
+    // not fit one value of the extension's 1024 characters, but each has a key of its own.
+    let attributes: serde_json::Map<String, Value> = (0..10)
+        .map(|i| {
+            let name = format!("{i}{}", "n".repeat(225 + 3 * i));
+            let data_type = if i % 2 == 0 { "Number" } else { "String.label" };
+            (
+                name,
+                json!({"DataType": data_type, "StringValue": format!("{i}")}),
+            )
+        })
+        .collect();
+    let attributes = Value::Object(attributes);
+    let sent = sqs(
+        &app,
+        "SendMessage",
+        json!({"QueueUrl": url, "MessageBody": "typed", "MessageAttributes": attributes}),
+    )
+    .await
+    .ok();
+    // Given back at once, for SQL to see next.
+    let got = receive(&app, &url, json!({"VisibilityTimeout": 0})).await;
+    assert_eq!(got[0]["MessageAttributes"], attributes);
+    assert_eq!(
+        got[0]["MD5OfMessageAttributes"],
+        sent["MD5OfMessageAttributes"]
+    );
+    // SQL sees the keys: the name after the prefix while it fits in 256 characters, its MD5
+    // after another prefix beyond.
+    let client = app.db().connect().await;
+    let stored: Value = client
+        .query_one("SELECT attributes FROM psqlqueue.receive('typed')", &[])
+        .await
+        .expect("the message over SQL")
+        .get(0);
+    let keys: Vec<&String> = stored
+        .as_object()
+        .expect("attributes")
+        .keys()
+        .filter(|k| k.starts_with("AWS."))
+        .collect();
+    assert_eq!(keys.len(), 10, "{keys:?}");
+    assert!(keys.contains(&&format!("AWS.psqlqueue.DataType.0{}", "n".repeat(225))));
+    let long_names = attributes.as_object().map_or(0, |a| {
+        a.keys()
+            .filter(|n| n.len() > 256 - "AWS.psqlqueue.DataType.".len())
+            .count()
+    });
+    assert!(long_names > 0);
+    assert_eq!(
+        keys.iter()
+            .filter(|k| k.starts_with("AWS.psqlqueue.DataTypeMd5."))
+            .count(),
+        long_names,
+        "{keys:?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn messages_stored_with_the_old_types_key_still_read_typed() {
+    let app = spawn_app().await;
+    let url = create(&app, "old", json!({})).await;
+    let client = app.db().connect().await;
+    // As earlier sidecars stored {color: String "red", price: Number "9.99"}.
+    client
+        .batch_execute(
+            r#"SELECT psqlqueue.send('old', 'before', attributes => '{"color": "red", "price": "9.99", "AWS.psqlqueue.DataTypes": "{\"price\":\"Number\"}"}')"#,
+        )
+        .await
+        .expect("send");
+    let got = receive(&app, &url, json!({})).await;
+    assert_eq!(got[0]["MessageAttributes"], color_and_price());
+    assert_eq!(got[0]["MD5OfMessageAttributes"], MD5_COLOR_PRICE);
+    sqs(
+        &app,
+        "DeleteMessage",
+        json!({"QueueUrl": url, "ReceiptHandle": got[0]["ReceiptHandle"]}),
+    )
+    .await
+    .ok();
+    // A type no send could store (here by SQL) is ignored: the attribute is a String, and
+    // the reserved keys stay hidden.
+    client
+        .batch_execute(
+            r#"SELECT psqlqueue.send('old', 'odd', attributes => '{"color": "red", "AWS.psqlqueue.DataType.color": "Binary", "AWS.psqlqueue.DataTypes": "not json"}')"#,
+        )
+        .await
+        .expect("send");
+    let got = receive(&app, &url, json!({})).await;
+    assert_eq!(
+        got[0]["MessageAttributes"],
+        json!({"color": {"DataType": "String", "StringValue": "red"}})
+    );
+    assert_eq!(got[0]["MD5OfMessageAttributes"], MD5_COLOR);
+    app.stop().await;
+}
