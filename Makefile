@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup install fmt-check clippy machete deny pgrx-test integration-test sqs-test test run stop bench bench-soak bench-sidecars reliability
+.PHONY: setup install fmt-check clippy machete deny pgrx-test integration-test sqs-test ui-test test run stop bench bench-soak bench-sidecars reliability
 
 setup:             
 	@bash scripts/setup.sh
@@ -32,7 +32,7 @@ pgrx-test: setup
 integration-test: install   
 	@bash scripts/system-pg.sh
 	@bash scripts/preload-cluster.sh start
-	@trap 'bash scripts/preload-cluster.sh stop' EXIT; cargo test -p psqlqueue-tests -p psqlqueue-http
+	@trap 'bash scripts/preload-cluster.sh stop' EXIT; cargo test -p psqlqueue-tests -p psqlqueue-http -p psqlqueue-client
 
 # The SQS API through real clients (boto3, the AWS CLI) and across REST and SQL: pytest in a
 # virtualenv of pinned packages (target/sqs-venv, made once), against two sidecars (auth none and
@@ -40,7 +40,14 @@ integration-test: install
 sqs-test: install
 	@bash tests/sqs/run.sh
 
-test: setup fmt-check clippy machete deny pgrx-test integration-test sqs-test
+# The dashboard (/ui) in Debian's headless Chromium, driven by Selenium from a virtualenv of
+# pinned packages (target/ui-venv, made once), against three sidecars over two fresh databases
+# on the system server, all removed after (tests/ui/run.sh). Screenshots: target/ui-screenshots/
+# and docs/ui.png; the measures (first-load bytes, render time of 1,000 queues) are printed.
+ui-test: install
+	@bash tests/ui/run.sh
+
+test: setup fmt-check clippy machete deny pgrx-test integration-test sqs-test ui-test
 
 run: install
 	@bash scripts/run.sh

@@ -10,9 +10,13 @@
 # expired messages for the retention sweep, BENCH_SWEEP_BATCH (10000) rows per sweep call,
 # BENCH_SWEEP_LOAD (1: sweep a second time under 8 receiving clients; 0: alone only);
 # BENCH_PORT (54330); BENCH_ONLY (empty: everything) runs only the sections it names, space
-# separated, from: sql leases keys publish producers http sqs depth sweep (e.g. `BENCH_ONLY="producers
-# keys" bash bench/run.sh`; the sidecar is built only for http and sqs), and then writes its partial
-# report to target/bench/partial/ instead of docs/.
+# separated, from: sql leases keys publish producers http sqs batching depth sweep (e.g.
+# `BENCH_ONLY="producers keys" bash bench/run.sh`; the sidecar is built only for http, sqs and
+# batching), and then writes its partial report to target/bench/partial/ instead of docs/.
+# BENCH_BATCH_CONCURRENCY ("1 8 16 32 64"): the connections of the batching section's send curve
+# (group commit, issue 17: the sidecar with PSQLQUEUE_BATCH_MAX_WAIT_MICROS at its default
+# against 0); its points at 1 and 64 connections, where its targets are checked, run BENCH_REPEAT
+# times.
 set -euo pipefail
 source "$(dirname "$0")/cluster.sh"
 SECONDS_PER_POINT="${BENCH_SECONDS:-3}"
@@ -27,8 +31,8 @@ SWEEP_BASELINE=5
 ONLY="${BENCH_ONLY:-}"
 for section in $ONLY; do
   case "$section" in
-    sql|leases|keys|publish|producers|http|sqs|depth|sweep) ;;
-    *) echo "BENCH_ONLY: no section '$section' (sql leases keys publish producers http sqs depth sweep)" >&2; exit 2 ;;
+    sql|leases|keys|publish|producers|http|sqs|batching|depth|sweep) ;;
+    *) echo "BENCH_ONLY: no section '$section' (sql leases keys publish producers http sqs batching depth sweep)" >&2; exit 2 ;;
   esac
 done
 want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
@@ -36,12 +40,13 @@ HTTP_PORT="${BENCH_HTTP_PORT:-18080}"
 METRICS_PORT="${BENCH_METRICS_PORT:-19080}"
 RESULTS="$OUT/results.jsonl"
 : >"$RESULTS"
-rm -f "$OUT/warnings" "$OUT/pgbench.log" "$OUT/wrk.log" "$OUT/soak.tsv" "$OUT"/sweep* "$OUT/longpoll.json" \
+rm -f "$OUT/warnings" "$OUT/pgbench.log" "$OUT/wrk.log" "$OUT/soak.tsv" "$OUT"/sweep* "$OUT/longpoll.json" "$OUT/batching.meta" \
   "$OUT/rss.json" "$OUT"/plan*.txt "$OUT/filters.meta" "$OUT/groups.meta"
 # The Makefile passes when `make bench` began, so the reported time includes the builds.
 started="${BENCH_STARTED:-$(date +%s)}"
 printf '%s %s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" >"$OUT/started"
-if want http || want sqs; then
+BATCH_CONCURRENCY="${BENCH_BATCH_CONCURRENCY:-1 8 16 32 64}"
+if want http || want sqs || want batching; then
   say "building the sidecar (release)"
   (cd "$ROOT" && cargo build -q --release -p psqlqueue-http)
 fi
@@ -407,6 +412,100 @@ if want sqs; then
   done
   kill "$SIDECAR_PID"; wait "$SIDECAR_PID" 2>/dev/null || true; SIDECAR_PID=""
   "${PSQL[@]}" -d postgres -c "DROP DATABASE bench_sqs" >/dev/null
+fi
+
+# --- 5c: issue 17's group commit: two sidecars on one database of their own (auth none,
+# sweeper off, default pool of 16), one with PSQLQUEUE_BATCH_MAX_WAIT_MICROS at its default
+# (batched), one with 0 (each request its own statement, as before). HTTP send at each of
+# BATCH_CONCURRENCY connections (throughput and wrk's p99; each point from an empty table), and
+# a consumer's cycle at 64 connections, receive(10) then one PUT .../ack per message with its
+# receipt (cycle10_acks.lua; the batched sidecar groups those acks), each point on a queue
+# refilled to 150k. The per-commit limit beside them: the raw single-row INSERT at c=8 over SQL
+# (pgbench, bench/sql/raw_send.sql). The points at 1 and 64 connections (the targets') and the
+# raw INSERT run BENCH_REPEAT times, each pair back to back, alternating which goes first; the
+# rest once. Each batched point also records the mean batch size, from the sidecar's metrics.
+if want batching; then
+  fresh_db bench_batch
+  BATCHED_PORT=$((HTTP_PORT + 4)); UNBATCHED_PORT=$((HTTP_PORT + 5))
+  # The batched one runs the defaults, whatever this shell's environment says.
+  start_batch_sidecar() { # port metrics-port wait-micros(empty: the default) log
+    env -u PSQLQUEUE_BATCH_MAX_WAIT_MICROS -u PSQLQUEUE_BATCH_MAX_SIZE \
+      PSQLQUEUE_DATABASE_URL="host=127.0.0.1 port=$PORT user=postgres dbname=bench_batch" PSQLQUEUE_AUTH=none \
+      PSQLQUEUE_SERVER_HOST=127.0.0.1 PSQLQUEUE_SERVER_PORT="$1" PSQLQUEUE_SWEEP_INTERVAL_SECONDS=0 \
+      PSQLQUEUE_METRICS_HOST=127.0.0.1 PSQLQUEUE_METRICS_PORT="$2" PSQLQUEUE_LOG_LEVEL=warn \
+      ${3:+PSQLQUEUE_BATCH_MAX_WAIT_MICROS=$3} "$ROOT/target/release/psqlqueue" server >"$OUT/$4" 2>&1 &
+  }
+  # (AUTH_PID and OPEN_PID: the slots cluster.sh's exit trap kills.)
+  start_batch_sidecar "$BATCHED_PORT" $((METRICS_PORT + 4)) "" sidecar-batched.log; AUTH_PID=$!
+  start_batch_sidecar "$UNBATCHED_PORT" $((METRICS_PORT + 5)) 0 sidecar-unbatched.log; OPEN_PID=$!
+  for port in "$BATCHED_PORT" "$UNBATCHED_PORT"; do
+    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+  done
+  batch_totals() { # kind -> "<requests> <batches>" so far in the batched sidecar
+    { curl -sf "http://127.0.0.1:$((METRICS_PORT + 4))/metrics" || true; } | awk -v k="kind=\"$1\"" '
+      index($0, "psqlqueue_batch_size_sum{" k "}") == 1 { s = $2 } index($0, "psqlqueue_batch_size_count{" k "}") == 1 { n = $2 }
+      END { print s + 0, n + 0 }'
+  }
+  p99_ms() { # wrk --latency's 99th percentile (us, ms or s) in ms
+    echo "$WRK_OUT" | awk '$1 == "99%" { v = $2; u = v; gsub(/[0-9.]/, "", u); sub(/[a-z]+$/, "", v)
+      printf "%.3f", (u == "us" ? v / 1000 : u == "s" ? v * 1000 : u == "m" ? v * 60000 : v) }'
+  }
+  batch_send() { # batched|unbatched connections
+    local port="$UNBATCHED_PORT" before after extra=""
+    [ "$1" = batched ] && port="$BATCHED_PORT"
+    "${PSQL[@]}" -d bench_batch -c "TRUNCATE psqlqueue.messages" -c "VACUUM ANALYZE psqlqueue.messages" >/dev/null
+    before=$(batch_totals send)
+    WRK_OUT="$(wrk -t"$(( $2 < 2 ? $2 : 2 ))" -c"$2" -d"${SECONDS_PER_POINT}s" --latency -s "$BENCH/http/post.lua" \
+      "http://127.0.0.1:$port/v1/queues/bench/messages")"
+    echo "$WRK_OUT" >>"$OUT/wrk.log"
+    if echo "$WRK_OUT" | grep -q "Non-2xx"; then echo "WARNING: non-2xx answers ($1 send c=$2)" | tee -a "$OUT/warnings"; fi
+    if [ "$1" = batched ]; then
+      after=$(batch_totals send)
+      extra=$(awk -v b="$before" -v a="$after" 'BEGIN { split(b, x, " "); split(a, y, " ");
+        n = y[2] - x[2]; printf ",\"batch_mean\":%.2f", (n > 0 ? (y[1] - x[1]) / n : 0) }')
+    fi
+    record "${1}_http_send" "$2" "$rep" "$(echo "$WRK_OUT" | awk '/^Requests\/sec/{print $2}')" ",\"p99_ms\":$(p99_ms)$extra"
+  }
+  batch_cycle() { # batched|unbatched
+    local port="$UNBATCHED_PORT" failed left
+    [ "$1" = batched ] && port="$BATCHED_PORT"
+    fill_queue bench_batch 150000
+    wrk_rate 64 "$BENCH/http/cycle10_acks.lua" "http://127.0.0.1:$port"
+    acks=$(echo "$WRK_OUT" | awk '/^ACKS/{print $2}')
+    record "${1}_http_cycle_10" 64 "$rep" "$(mul "$acks" "$(awk -v s="$SECONDS_PER_POINT" 'BEGIN { print 1 / s }')")"
+    failed=$(echo "$WRK_OUT" | awk '/^FAILED/{print $2}')
+    [ "${failed:-0}" = 0 ] || echo "WARNING: $failed requests failed during the $1 cycle rep=$rep" | tee -a "$OUT/warnings"
+    left=$("${PSQL[@]}" -d bench_batch -Atc "SELECT count(*) FROM psqlqueue.messages WHERE queue_id = 'bench' AND visible_at <= now()")
+    [ "$left" -gt 0 ] || echo "WARNING: queue 'bench' ran dry during the $1 cycle rep=$rep" | tee -a "$OUT/warnings"
+  }
+  raw_point() {
+    "${PSQL[@]}" -d bench_batch -c "TRUNCATE bench_raw" -c "VACUUM ANALYZE bench_raw" >/dev/null
+    record batch_raw_send 8 "$rep" "$(pgb bench_batch 8 "$BENCH/sql/raw_send.sql")"
+  }
+  # A second of load on each first: the first point is not the one that opens connections and
+  # prepares statements.
+  for port in "$BATCHED_PORT" "$UNBATCHED_PORT"; do
+    wrk -t2 -c16 -d1s -s "$BENCH/http/post.lua" "http://127.0.0.1:$port/v1/queues/bench/messages" >/dev/null
+  done
+  for c in $BATCH_CONCURRENCY; do
+    case "$c" in 1|64) continue ;; esac  # below, with the targets
+    rep=1
+    say "batching: send c=$c"
+    batch_send batched "$c"; batch_send unbatched "$c"
+  done
+  for rep in $(seq "$REPEAT"); do
+    say "batching: send c=1 and c=64, receive(10)+acks c=64, raw INSERT c=8, rep=$rep"
+    if [ $(( rep % 2 )) = 1 ]; then
+      batch_send batched 1; batch_send unbatched 1; batch_send batched 64; batch_send unbatched 64
+      batch_cycle batched; batch_cycle unbatched; raw_point
+    else
+      raw_point; batch_send unbatched 1; batch_send batched 1; batch_send unbatched 64; batch_send batched 64
+      batch_cycle unbatched; batch_cycle batched
+    fi
+  done
+  echo "$BATCH_CONCURRENCY" >"$OUT/batching.meta"
+  kill "$AUTH_PID" "$OPEN_PID"; wait "$AUTH_PID" "$OPEN_PID" 2>/dev/null || true; AUTH_PID=""; OPEN_PID=""
+  "${PSQL[@]}" -d postgres -c "DROP DATABASE bench_batch" >/dev/null
 fi
 
 # --- 6: depth -----------------------------------------------------------------------------

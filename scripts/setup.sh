@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Idempotent toolchain setup for building and testing psqlqueue on Debian 12 as root:
-# apt packages (server headers pinned to the running server's version), cargo-pgrx at the
-# pinned version, and `cargo pgrx init` against the system pg_config. Every step is skipped
-# when it is already done, so `make test` and `make run` can call this each time.
+# apt packages (server headers pinned to the running server's version; Chromium and its driver
+# for the dashboard's browser tests), cargo-pgrx at the pinned version, and `cargo pgrx init`
+# against the system pg_config. Every step is skipped when it is already done, so `make test`
+# and `make run` can call this each time.
 set -euo pipefail
 
 PGRX_VERSION="${PGRX_VERSION:-0.18.1}"
@@ -49,6 +50,18 @@ if [ ${#missing[@]} -gt 0 ] || [ -z "$server" ] || [ -z "$headers" ]; then
   fi
   say "apt-get install ${missing[*]}"
   as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# The dashboard's browser tests (tests/ui, `make ui-test`) drive Debian's headless Chromium
+# through its chromedriver; installed only when missing (with their recommended fonts, so the
+# screenshots have text).
+browser=()
+for p in chromium chromium-driver; do
+  [ -n "$(pkg_version "$p")" ] || browser+=("$p")
+done
+if [ ${#browser[@]} -gt 0 ]; then
+  say "apt-get install ${browser[*]}"
+  as_root apt-get update -qq
+  as_root apt-get install -y -qq "${browser[@]}"
 fi
 [ -x "$PG_CONFIG" ] || die "$PG_CONFIG not found"
 id postgres >/dev/null 2>&1 || die "user 'postgres' missing (it comes with postgresql-common)"

@@ -355,3 +355,40 @@ COMMENT ON FUNCTION psqlqueue.receive(text, text, int, int) IS
     'check. Concurrent receivers never get the same message while its lease holds. A message that has had the '
     'queue''s max_delivery_attempts leases moves to its dead-letter queue instead. '
     'Errors: 22023 bad limit or visibility timeout, P0002 no such queue.';
+
+CREATE FUNCTION psqlqueue.peek(queue text, "limit" int DEFAULT 10, after text DEFAULT NULL)
+RETURNS TABLE (id text, label text, body text, attributes jsonb, delivery_attempts int, created_at timestamptz,
+               visible_at timestamptz, state text, group_id text, source_queue_id text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    at timestamptz := clock_timestamp();
+BEGIN
+    IF peek."limit" IS NULL OR peek."limit" NOT BETWEEN 1 AND 1000 THEN
+        PERFORM psqlqueue.raise_invalid('limit',
+            format('must be between 1 and 1000, got %s', coalesce(peek."limit"::text, 'null')));
+    END IF;
+    PERFORM psqlqueue.get_queue(peek.queue);
+    -- A plain read: no row lock, no lease, so consumers are never held up by someone looking.
+    -- The receipt is not shown: it is the proof of a consumer's lease, and whoever may look
+    -- must not be able to ack or extend in its name. States as queue_counts counts them; pages
+    -- by id along the primary key (queue_id, id), so a deep queue is read a page at a time.
+    RETURN QUERY
+    SELECT m.id, m.label, m.body, m.attributes, m.delivery_attempts, m.created_at, m.visible_at,
+           CASE WHEN m.visible_at <= at THEN 'deliverable'
+                WHEN m.delivery_attempts > 0 THEN 'in_flight'
+                ELSE 'delayed' END,
+           m.group_id, m.source_queue_id
+      FROM psqlqueue.messages AS m
+     WHERE m.queue_id = peek.queue AND m.expires_at > at
+       AND (peek.after IS NULL OR m.id > peek.after)
+     ORDER BY m.id
+     LIMIT peek."limit";
+END
+$$;
+COMMENT ON FUNCTION psqlqueue.peek(text, int, text) IS
+    'Shows up to "limit" (1..1000) live messages of a queue in id (arrival) order, after the id "after" (NULL: '
+    'from the first), without leasing or locking them: body, label, attributes, delivery attempts, when it is '
+    'visible, its state (deliverable, in_flight or delayed, as queue_counts counts), group and, for a '
+    'dead letter, the queue it came from. Receipts are never shown. Errors: 22023 bad limit, P0002 no such queue.';

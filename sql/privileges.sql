@@ -49,7 +49,8 @@ BEGIN
             'psqlqueue.list_queues(int, int)',
             'psqlqueue.queue_stats(text)',
             'psqlqueue.queue_counts(text)',
-            'psqlqueue.find_queues(text, text, int)'
+            'psqlqueue.find_queues(text, text, int)',
+            'psqlqueue.peek(text, int, text)'
         ]) AS f;
     ELSIF role_functions.kind IN ('admin', 'sidecar') THEN
         -- The sidecar's set is the admin's without token management: it checks tokens and never
@@ -211,6 +212,7 @@ ALTER FUNCTION psqlqueue.list_topics(int, int) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.listen_for(text, int) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.nack(text, text, int, text) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.nack_batch(text, text[], int, text[]) SECURITY DEFINER;
+ALTER FUNCTION psqlqueue.peek(text, int, text) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.publish(text, text, jsonb, text, text, text) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.purge_queue(text) SECURITY DEFINER;
 ALTER FUNCTION psqlqueue.queue_counts(text) SECURITY DEFINER;

@@ -1,4 +1,4 @@
-//! The routers: the v1 API (with docs) and the metrics server.
+//! The routers: the v1 API (with docs), the dashboard and the metrics server.
 
 use crate::access_log;
 use crate::auth;
@@ -9,6 +9,7 @@ use crate::openapi::ApiDoc;
 use crate::routes::{health, messages, queues, subscriptions, topics};
 use crate::sqs;
 use crate::state::AppState;
+use crate::ui;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::{MatchedPath, Request, State};
@@ -28,7 +29,7 @@ use utoipa_swagger_ui::SwaggerUi;
 /// The API router; `max_body_bytes` bounds every request body (413 beyond); `sqs_region` goes
 /// into the SQS protocol's ARNs. The OpenAPI
 /// document it serves comes from the same declarations as its routes ([`api_routes`]); the
-/// SQS protocol's `POST /` ([`sqs`]) is outside it.
+/// SQS protocol's `POST /` ([`sqs`]) and the dashboard ([`ui`]) are outside it.
 pub(crate) fn app(
     state: AppState,
     max_body_bytes: usize,
@@ -44,6 +45,8 @@ pub(crate) fn app(
         limits.clone(),
     );
     api
+        // Inside the auth, limits, metrics and log layers below, like the v1 routes.
+        .merge(ui::router())
         // Our error body for a known path with another method; axum still sets `Allow`.
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         // Inside the limits, so a token lookup counts against the request's deadline.
@@ -95,6 +98,7 @@ pub(crate) fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(queues::purge))
         .routes(routes!(queues::cleanup))
         .routes(routes!(queues::redrive))
+        .routes(routes!(queues::peek))
         .routes(routes!(messages::receive, messages::send))
         .routes(routes!(messages::send_batch))
         .routes(routes!(messages::ack))

@@ -35,7 +35,7 @@ pub(crate) enum AuthMode {
 pub(crate) enum Action {
     /// Send messages to a queue.
     Send,
-    /// Receive, ack, nack and extend a queue's messages.
+    /// Receive, ack, nack and extend a queue's messages (and peek at them).
     Consume,
     /// Create, update, delete, purge, clean up and redrive queues; create and delete topics
     /// and subscriptions.
@@ -75,6 +75,17 @@ impl Scope {
         Some(Scope::On(Action::parse(action)?, name))
     }
 
+    /// The scope as the extension stores it.
+    fn name(&self) -> String {
+        match self {
+            Scope::Admin => "admin".to_owned(),
+            Scope::On(action, name) => {
+                let action = format!("{action:?}").to_lowercase();
+                format!("{action}:{}", name.as_deref().unwrap_or("*"))
+            }
+        }
+    }
+
     fn allows(&self, need: &Need) -> bool {
         match (self, need) {
             (Scope::Admin, _) | (_, Need::Handler) => true,
@@ -98,7 +109,8 @@ enum Need {
     On(&'static [Action], String),
     /// One of these actions on every queue or topic (`ACTION:*`): lists show every name.
     Every(&'static [Action]),
-    /// Decided by the handler, which reads the name from the body: let any token in.
+    /// Decided by the handler, which reads the name from the body (or answers only what the
+    /// caller may read): let any token in.
     Handler,
 }
 
@@ -140,6 +152,31 @@ impl Caller {
         self.check(&Need::Every(only(action)))
     }
 
+    /// Whether the caller may list every queue and topic (`manage:*`, as `GET /v1/queues`
+    /// needs).
+    pub(crate) fn may_list(&self) -> bool {
+        self.require_every(Action::Manage).is_ok()
+    }
+
+    /// Whether the caller may read this queue's settings and counts.
+    pub(crate) fn may_read_queue(&self, name: &str) -> bool {
+        self.require_any(ANY_QUEUE, name).is_ok()
+    }
+
+    /// Whether the caller may read this topic.
+    pub(crate) fn may_read_topic(&self, name: &str) -> bool {
+        self.require_any(ANY_TOPIC, name).is_ok()
+    }
+
+    /// The caller's scopes as the extension spells them (`admin`, `manage:*`, `send:orders`);
+    /// `None` when auth is off.
+    pub(crate) fn scope_names(&self) -> Option<Vec<String>> {
+        match self {
+            Caller::Anyone => None,
+            Caller::Token(scopes) => Some(scopes.iter().map(Scope::name).collect()),
+        }
+    }
+
     fn check(&self, need: &Need) -> Result<(), ApiError> {
         match (self, need) {
             (Caller::Anyone, _) | (_, Need::Handler) => Ok(()),
@@ -149,8 +186,16 @@ impl Caller {
     }
 }
 
-/// Routes anyone may call: load balancers probe them without a token.
-const PUBLIC: &[&str] = &["/healthz", "/v1/healthz"];
+/// Routes anyone may call: load balancers probe the health checks without a token, and the
+/// dashboard's page and files hold no data (the page asks for a token itself).
+const PUBLIC: &[&str] = &[
+    "/healthz",
+    "/v1/healthz",
+    crate::ui::PAGE_ROUTES[0],
+    crate::ui::PAGE_ROUTES[1],
+    crate::ui::PAGE_ROUTES[2],
+    crate::ui::PAGE_ROUTES[3],
+];
 
 /// The needs-table entry for one action.
 fn only(action: Action) -> &'static [Action] {
@@ -187,6 +232,10 @@ const PUBLISH: &[Action] = &[Action::Publish];
 pub(crate) const ANY_QUEUE: &[Action] = &[Action::Send, Action::Consume, Action::Manage];
 /// Reading a topic: its publishers and managers.
 const ANY_TOPIC: &[Action] = &[Action::Publish, Action::Manage];
+/// Reading a queue's messages without leasing them (`GET /v1/queues/{queue_id}/peek` and the
+/// dashboard's peek): its consumers, who may receive them anyway, and its managers, who may
+/// already move (redrive) or delete (purge) them.
+const PEEK: &[Action] = &[Action::Consume, Action::Manage];
 
 /// The scope each route needs, by its declared path and method; `param` reads a path
 /// parameter. A route missing here needs `admin`, so a new route is closed until it is listed;
@@ -217,6 +266,7 @@ fn need(method: &Method, path: &str, param: impl Fn(&str) -> Option<String>) -> 
             Need::On(SEND, queue())
         }
         ("GET", "/v1/queues/{queue_id}/messages") => Need::On(CONSUME, queue()),
+        ("GET", "/v1/queues/{queue_id}/peek") => Need::On(PEEK, queue()),
         (
             "PUT",
             "/v1/queues/{queue_id}/messages/{message_id}/ack"
@@ -233,6 +283,11 @@ fn need(method: &Method, path: &str, param: impl Fn(&str) -> Option<String>) -> 
         ("GET" | "DELETE", "/v1/subscriptions" | "/v1/subscriptions/{subscription_id}") => {
             Need::Every(MANAGE)
         }
+        // The dashboard: the session answers any token its own scopes; the overview answers
+        // only the queues and topics the caller may read (everything with `manage:*`).
+        ("GET", "/ui/api/session" | "/ui/api/overview") => Need::Handler,
+        ("GET", "/ui/api/queues/{queue_id}/history") => Need::On(ANY_QUEUE, queue()),
+        ("GET", "/ui/api/queues/{queue_id}/peek") => Need::On(PEEK, queue()),
         _ => Need::Admin,
     }
 }
@@ -378,6 +433,47 @@ mod unit {
         assert!(scopes(&["manage:*"]).check(&list).is_ok());
         assert!(scopes(&["manage:orders"]).check(&list).is_err());
         assert!(Caller::Anyone.check(&list).is_ok());
+    }
+
+    #[test]
+    fn the_dashboard_reads_what_the_v1_api_would_let_the_token_read() {
+        let caller = scopes(&["send:orders", "manage:*", "publish:news"]);
+        assert_eq!(
+            caller.scope_names(),
+            Some(vec![
+                "send:orders".to_owned(),
+                "manage:*".to_owned(),
+                "publish:news".to_owned()
+            ])
+        );
+        assert_eq!(Caller::Anyone.scope_names(), None);
+        let narrow = scopes(&["send:orders", "publish:news"]);
+        assert!(!narrow.may_list() && caller.may_list());
+        assert!(narrow.may_read_queue("orders") && !narrow.may_read_queue("other"));
+        assert!(narrow.may_read_topic("news") && !narrow.may_read_topic("orders"));
+        let peek = need_of(Method::GET, "/ui/api/queues/{queue_id}/peek", "dlq");
+        assert!(scopes(&["consume:dlq"]).check(&peek).is_ok());
+        assert!(scopes(&["manage:dlq"]).check(&peek).is_ok());
+        assert!(scopes(&["send:dlq"]).check(&peek).is_err());
+        let overview = need_of(Method::GET, "/ui/api/overview", "");
+        assert!(scopes(&["send:orders"]).check(&overview).is_ok());
+    }
+
+    #[test]
+    fn peek_needs_consume_or_manage_on_its_queue() {
+        let peek = need_of(Method::GET, "/v1/queues/{queue_id}/peek", "orders");
+        assert_eq!(peek, Need::On(PEEK, "orders".to_owned()));
+        assert!(scopes(&["consume:orders"]).check(&peek).is_ok());
+        assert!(scopes(&["manage:orders"]).check(&peek).is_ok());
+        assert!(scopes(&["consume:*"]).check(&peek).is_ok());
+        assert!(scopes(&["send:orders"]).check(&peek).is_err());
+        assert!(scopes(&["publish:orders"]).check(&peek).is_err());
+        assert!(scopes(&["consume:other"]).check(&peek).is_err());
+        let refused = scopes(&["send:orders"]).check(&peek);
+        assert!(
+            matches!(&refused, Err(ApiError::Forbidden(why)) if why.contains("consume or manage")),
+            "{refused:?}"
+        );
     }
 
     #[test]

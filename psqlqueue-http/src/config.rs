@@ -8,7 +8,7 @@ use std::time::Duration;
 
 /// psqlqueue: a message queue inside PostgreSQL, over HTTP.
 #[derive(Debug, Parser)]
-#[command(name = "psqlqueue", version, about)]
+#[command(name = "psqlqueue", version, about, after_help = crate::cli::AFTER_HELP)]
 pub(crate) struct Cli {
     /// Log level: error, warn, info, debug or trace.
     #[arg(
@@ -32,6 +32,10 @@ pub(crate) enum Command {
     /// Create, list and revoke the API's bearer tokens and their SQS access keys (for
     /// `PSQLQUEUE_AUTH=token`).
     Token(TokenArgs),
+    // The client commands (queue, send, receive, ack, nack, tail, topic, subscription, dlq,
+    // completions): they call a running sidecar's REST API (cli/).
+    #[command(flatten)]
+    Client(crate::cli::ClientCommand),
 }
 
 /// `psqlqueue token ...`: works on the database directly.
@@ -233,6 +237,19 @@ pub(crate) struct ServerArgs {
     pub queue_max_number_of_messages: i32,
     #[command(flatten)]
     pub sweep: SweepArgs,
+    #[command(flatten)]
+    pub batch: BatchArgs,
+    /// Seconds between the dashboard's samples of every queue's counts (`/ui`): one
+    /// `psqlqueue.queue_metrics()` call each, however many browsers watch, and the last hour
+    /// kept in memory for its charts. 0 disables the sampler (the dashboard then shows no
+    /// numbers).
+    #[arg(
+        long,
+        env = "PSQLQUEUE_UI_SAMPLE_SECONDS",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(u64).range(0..=3600)
+    )]
+    pub ui_sample_seconds: u64,
     /// The region the SQS API names in queue ARNs (`arn:aws:sqs:REGION:000000000000:QUEUE`).
     /// Signed requests are accepted whatever region their credential scope names.
     #[arg(
@@ -279,6 +296,39 @@ impl ServerArgs {
         };
         Ok(Duration::from_secs(body))
     }
+}
+
+/// Most messages one `psqlqueue.send_batch` call takes (its own range is 1..=this); the
+/// sidecar's batches of acks and nacks are held to the same bound.
+const SEND_BATCH_MAX: i64 = 1000;
+/// The longest wait a batch setting may ask for, in microseconds (100 ms): beyond, a request's
+/// latency would be the batcher's, not the database's.
+const BATCH_MAX_WAIT_LIMIT: u64 = 100_000;
+
+/// Group commit: concurrent sends, publishes, acks and nacks of one queue (or topic) written
+/// together, one transaction for many requests (batch/mod.rs).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct BatchArgs {
+    /// Microseconds a send, publish, ack or nack may wait for others to join its batch, 0 to
+    /// 100000. A request waits only while a batch of its queue is already being written, so a
+    /// lone client never waits; under load each request waits at most this long (or until its
+    /// batch is full, or the batch ahead of it is done). 0 turns batching off: each request
+    /// runs its own statement.
+    #[arg(
+        long,
+        env = "PSQLQUEUE_BATCH_MAX_WAIT_MICROS",
+        default_value_t = 500,
+        value_parser = clap::value_parser!(u64).range(0..=BATCH_MAX_WAIT_LIMIT)
+    )]
+    pub batch_max_wait_micros: u64,
+    /// Most requests in one batch, 1 to 1000 (`psqlqueue.send_batch`'s own limit).
+    #[arg(
+        long,
+        env = "PSQLQUEUE_BATCH_MAX_SIZE",
+        default_value_t = 100,
+        value_parser = clap::value_parser!(u32).range(1..=SEND_BATCH_MAX)
+    )]
+    pub batch_max_size: u32,
 }
 
 /// The sweeper: how often this sidecar asks the extension to delete expired messages.

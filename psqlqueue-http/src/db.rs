@@ -12,6 +12,7 @@ use crate::models::{Page, PageParams};
 use crate::startup::StartupError;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Status};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{CancelToken, NoTls, Row};
@@ -23,18 +24,26 @@ const HEALTH_BUDGET: Duration = Duration::from_millis(1500);
 #[derive(Clone, Debug)]
 pub(crate) struct Db {
     pool: Pool,
-    /// How to connect, for connections of its own (long polling's LISTEN).
-    config: tokio_postgres::Config,
+    /// How to connect, for connections of its own (long polling's LISTEN). Shared: the state
+    /// is cloned for every request, and a deep copy of the config was a measurable part of a
+    /// request's cost once sends were batched.
+    config: Arc<tokio_postgres::Config>,
     /// One connection of its own for the health check, so a saturated pool cannot delay it.
     health: Pool,
 }
 
 /// Cancels the statement in flight when dropped before [`CancelOnDrop::disarm`]: a request
-/// dropped mid-statement (timed out, or its client gone) leaves nothing running.
-struct CancelOnDrop(Option<CancelToken>);
+/// dropped mid-statement (timed out, or its client gone) leaves nothing running. (Also used by
+/// the batcher's statements, which a batch abandoned by all its clients drops.)
+pub(crate) struct CancelOnDrop(Option<CancelToken>);
 
 impl CancelOnDrop {
-    fn disarm(mut self) {
+    /// Armed: dropped before `disarm`, it cancels what the connection of `token` runs.
+    pub(crate) fn new(token: CancelToken) -> CancelOnDrop {
+        CancelOnDrop(Some(token))
+    }
+
+    pub(crate) fn disarm(mut self) {
         self.0 = None;
     }
 }
@@ -168,7 +177,7 @@ pub(crate) async fn connect(args: &DatabaseArgs) -> Result<Db, StartupError> {
     Ok(Db {
         pool,
         health,
-        config,
+        config: Arc::new(config),
     })
 }
 

@@ -43,7 +43,7 @@ const RETRY_AFTER_SECONDS: &str = "1";
 /// or out of resources, the connection broke, the statement ran into a timeout or a lock wait
 /// limit, the transaction lost a serialization race or a deadlock, or the server is read-only
 /// (a standby, during a failover). A retry may succeed.
-fn transient(code: &str) -> bool {
+pub(crate) fn transient(code: &str) -> bool {
     matches!(code.get(..2), Some("08" | "40" | "53" | "57"))
         || matches!(code, "25006" | "55P03" | "58000" | "58030")
 }
@@ -68,7 +68,8 @@ pub(crate) struct ErrorResponse {
 
 /// Everything a handler can fail with; the `String`s are the details sent (logged, for the
 /// 5xx ones).
-#[derive(Debug)]
+// Clone: a batch that fails as a whole answers each of its requests the same error.
+#[derive(Debug, Clone)]
 pub(crate) enum ApiError {
     /// The request could not be read (bad JSON, bad query string).
     Malformed(String),

@@ -1,6 +1,7 @@
 //! `psqlqueue`: the REST sidecar of the psqlqueue PostgreSQL extension.
 //! `psqlqueue migrate` creates or updates the extension; `psqlqueue server` serves the v1 API
-//! and sweeps expired messages; `psqlqueue token` manages the API's bearer tokens.
+//! (and the dashboard at `/ui`) and sweeps expired messages; `psqlqueue token` manages the
+//! API's bearer tokens.
 
 // The sidecar needs no unsafe code and must not panic on input; items are visible only within
 // the crate (a binary has no public API).
@@ -11,8 +12,10 @@
 mod access_log;
 mod app;
 mod auth;
+mod batch;
 mod body_deadline;
 mod check_cache;
+mod cli;
 mod config;
 mod db;
 mod error;
@@ -28,6 +31,7 @@ mod startup;
 mod state;
 mod sweeper;
 mod tokens;
+mod ui;
 mod wakeups;
 
 use clap::Parser;
@@ -39,12 +43,16 @@ async fn main() -> ExitCode {
     // A .env file (searched upward from the working directory) fills in unset variables.
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log_level))
-        .init();
+    // The client commands print data on stdout and errors as plain words on stderr: they get
+    // no JSON logger (whose lines would mix with their output).
+    if !matches!(cli.command, Command::Client(_)) {
+        tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log_level))
+            .init();
+    }
     let result = match cli.command {
         Command::Migrate(database) => {
             tracing::info!("migration process started");
@@ -65,6 +73,7 @@ async fn main() -> ExitCode {
                 }
             };
         }
+        Command::Client(command) => return crate::cli::run(command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

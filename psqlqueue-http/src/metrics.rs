@@ -1,5 +1,5 @@
 //! Prometheus metrics: requests by method, matched route and status; the pool; the sweeper's
-//! ticks and deletions; and per-queue depth and dead letters from one
+//! ticks and deletions; the batcher's batch sizes, waits and retries; and per-queue depth and dead letters from one
 //! `psqlqueue.queue_metrics()` call, cached for a few seconds so frequent scrapes of many
 //! queues stay cheap.
 
@@ -34,7 +34,13 @@ pub(crate) struct Metrics {
     queues_refreshed: Mutex<Option<Instant>>,
     swept: IntCounter,
     sweep_ticks: IntCounterVec,
+    batch_size: HistogramVec,
+    batch_wait: HistogramVec,
+    batch_retries: IntCounterVec,
 }
+
+/// The batch kinds, so each series exists from the first scrape.
+const BATCH_KINDS: [&str; 4] = ["send", "publish", "ack", "nack"];
 
 /// How a sweeper tick ended: the `outcome` label of `psqlqueue_sweep_ticks_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +139,39 @@ impl Metrics {
         for outcome in SweepOutcome::ALL {
             sweep_ticks.with_label_values(&[outcome.as_str()]);
         }
+        let batch_size = HistogramVec::new(
+            HistogramOpts::new(
+                "psqlqueue_batch_size",
+                "Requests per batch the sidecar wrote together, by kind (send, publish, ack, nack); 1 is a request that found no batch of its queue in flight",
+            )
+            .buckets(vec![
+                1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1000.0,
+            ]),
+            &["kind"],
+        )?;
+        let batch_wait = HistogramVec::new(
+            HistogramOpts::new(
+                "psqlqueue_batch_wait_seconds",
+                "Time a request waited for its batch to start, by kind (at most PSQLQUEUE_BATCH_MAX_WAIT_MICROS, and the time to start a task)",
+            )
+            .buckets(vec![
+                0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                0.025, 0.1,
+            ]),
+            &["kind"],
+        )?;
+        let batch_retries = IntCounterVec::new(
+            Opts::new(
+                "psqlqueue_batch_retried_requests_total",
+                "Requests run again alone after their batch refused them (a bad message, a lease not held) or failed as a whole for a reason no request owns, by kind",
+            ),
+            &["kind"],
+        )?;
+        for kind in BATCH_KINDS {
+            batch_size.with_label_values(&[kind]);
+            batch_wait.with_label_values(&[kind]);
+            batch_retries.with_label_values(&[kind]);
+        }
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(pool_size.clone()))?;
@@ -144,6 +183,9 @@ impl Metrics {
         registry.register(Box::new(queue_dead_lettered.clone()))?;
         registry.register(Box::new(swept.clone()))?;
         registry.register(Box::new(sweep_ticks.clone()))?;
+        registry.register(Box::new(batch_size.clone()))?;
+        registry.register(Box::new(batch_wait.clone()))?;
+        registry.register(Box::new(batch_retries.clone()))?;
         Ok(Metrics {
             registry,
             requests,
@@ -158,6 +200,9 @@ impl Metrics {
             queues_refreshed: Mutex::new(None),
             swept,
             sweep_ticks,
+            batch_size,
+            batch_wait,
+            batch_retries,
         })
     }
 
@@ -174,6 +219,27 @@ impl Metrics {
             .with_label_values(&[outcome.as_str()])
             .inc();
         self.swept.inc_by(swept);
+    }
+
+    /// Counts one batch of `size` requests of `kind`.
+    pub(crate) fn observe_batch(&self, kind: &str, size: usize) {
+        self.batch_size
+            .with_label_values(&[kind])
+            .observe(size as f64);
+    }
+
+    /// Records how long one request of `kind` waited for its batch to start.
+    pub(crate) fn observe_batch_wait(&self, kind: &str, waited: Duration) {
+        self.batch_wait
+            .with_label_values(&[kind])
+            .observe(waited.as_secs_f64());
+    }
+
+    /// Counts requests of `kind` run again alone after their batch.
+    pub(crate) fn observe_batch_retries(&self, kind: &str, requests: usize) {
+        self.batch_retries
+            .with_label_values(&[kind])
+            .inc_by(requests as u64);
     }
 
     async fn refresh_queues(&self, db: &Db) {

@@ -319,6 +319,70 @@ pub(crate) struct RedriveResponse {
     pub moved: i32,
 }
 
+/// Peek parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PeekParams {
+    /// At most this many messages (default 10; 1..1000, judged by `psqlqueue.peek`).
+    pub limit: Option<i32>,
+    /// Only messages whose id comes after this one (the previous page's `next_after`); from
+    /// the first message when left out.
+    pub after: Option<String>,
+}
+
+/// A message as a peek shows it: read without leasing or locking it, so without a receipt.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PeekedMessageResponse {
+    pub id: String,
+    pub queue_id: String,
+    pub label: Option<String>,
+    pub body: String,
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub attributes: Value,
+    /// Leases it has had (0 for a dead letter, which starts over in its dead-letter queue).
+    pub delivery_attempts: i32,
+    pub created_at: DateTime<Utc>,
+    /// When it is (or was) deliverable: the end of its lease or of its delay.
+    pub visible_at: DateTime<Utc>,
+    /// `deliverable`, `in_flight` (leased now) or `delayed` (not yet deliverable).
+    #[schema(example = "deliverable")]
+    pub state: String,
+    /// The message's ordered group; null when it has none.
+    pub group_id: Option<String>,
+    /// For a dead letter, the queue it was dead-lettered from; null otherwise.
+    pub source_queue_id: Option<String>,
+}
+
+impl PeekedMessageResponse {
+    /// A row of `psqlqueue.peek` on queue `queue_id` (which the function's rows do not repeat).
+    pub(crate) fn from_row(row: &Row, queue_id: &str) -> Result<Self, tokio_postgres::Error> {
+        Ok(PeekedMessageResponse {
+            id: row.try_get("id")?,
+            queue_id: queue_id.to_owned(),
+            label: row.try_get("label")?,
+            body: row.try_get("body")?,
+            attributes: row.try_get("attributes")?,
+            delivery_attempts: row.try_get("delivery_attempts")?,
+            created_at: row.try_get("created_at")?,
+            visible_at: row.try_get("visible_at")?,
+            state: row.try_get("state")?,
+            group_id: row.try_get("group_id")?,
+            source_queue_id: row.try_get("source_queue_id")?,
+        })
+    }
+}
+
+/// A page of peeked messages, in id (arrival) order.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PeekResponse {
+    pub data: Vec<PeekedMessageResponse>,
+    /// The most messages this page could hold.
+    pub limit: i32,
+    /// The id to pass as `after` for the next page: the last message's id when the page is
+    /// full, null when fewer than `limit` came back (the end of the queue).
+    pub next_after: Option<String>,
+}
+
 /// A new topic.
 #[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct TopicRequest {

@@ -1,10 +1,11 @@
 //! Serving: the API (HTTP/1.1, with a header read timeout that runs from a connection's first
 //! moment, a body read deadline from the headers' end (`body_deadline`, applied by
 //! `limits::enforce`), a cap on open connections, back-off on accept errors and graceful
-//! shutdown), the metrics server and the sweeper of expired messages.
+//! shutdown), the metrics server, the sweeper of expired messages and the dashboard's sampler.
 
 use crate::app::{app, metrics_app};
 use crate::auth::{Auth, AuthMode};
+use crate::batch::Batcher;
 use crate::config::ServerArgs;
 use crate::db;
 use crate::limits::Limits;
@@ -12,6 +13,7 @@ use crate::metrics::Metrics;
 use crate::startup::StartupError;
 use crate::state::AppState;
 use crate::sweeper;
+use crate::ui::{self, Samples};
 use crate::wakeups::{self, Wakeups};
 use axum::Router;
 use axum::http::Request;
@@ -37,14 +39,16 @@ const MAX_HEADER_BYTES: usize = 32 * 1024;
 /// The pause after a failed accept (out of file descriptors, say), so the loop cannot spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Runs both servers and the sweeper until SIGINT or SIGTERM, then drains requests, lets the
-/// sweeper finish its batch and closes the pool.
+/// Runs both servers, the sweeper and the dashboard's sampler until SIGINT or SIGTERM, then
+/// drains requests, lets the sweeper finish its batch, stops the sampler and closes the pool.
 pub(crate) async fn run(args: ServerArgs) -> Result<(), StartupError> {
     // Settings first: a bad combination stops the server before it touches the database.
     let body_timeout = args.body_timeout()?;
     let db = db::connect(&args.database).await?;
     let metrics = Arc::new(Metrics::new().map_err(StartupError::Metrics)?);
     let wakeups = Arc::new(Wakeups::default());
+    let batcher = Batcher::new(db.clone(), Arc::clone(&metrics), &args.batch);
+    let samples = Arc::new(Samples::new(args.ui_sample_seconds));
     let state = AppState {
         db: db.clone(),
         max_messages: args.queue_max_number_of_messages,
@@ -55,6 +59,8 @@ pub(crate) async fn run(args: ServerArgs) -> Result<(), StartupError> {
             Duration::from_secs(args.auth_cache_seconds),
             db.clone(),
         )),
+        batcher: batcher.clone(),
+        samples: Arc::clone(&samples),
     };
     if !loopback(&args.metrics_host) {
         tracing::warn!(
@@ -78,6 +84,7 @@ pub(crate) async fn run(args: ServerArgs) -> Result<(), StartupError> {
     let (stop, stopped) = watch::channel(false);
     let sweeper = sweeper::spawn(db.pool().clone(), metrics, &args.sweep, stopped.clone());
     let listener = wakeups::spawn_listener(db.config().clone(), wakeups, stopped.clone());
+    let sampler = ui::spawn(db.pool().clone(), samples, stopped.clone());
     let metrics_server = {
         let mut stopped = stopped.clone();
         let router = metrics_app(state.clone());
@@ -113,11 +120,19 @@ pub(crate) async fn run(args: ServerArgs) -> Result<(), StartupError> {
     tracing::info!("shutting down: finishing in-flight requests");
     let _ = stop.send(true);
     let _ = api_server.await;
+    // Requests whose client left before their answer may still be in a batch: written (or
+    // refused) before the pool closes. Bounded anyway: a statement has its own timeout.
+    if tokio::time::timeout(DRAIN, batcher.drain()).await.is_err() {
+        tracing::warn!("batches still running after the drain period");
+    }
     let _ = metrics_server.await;
     if let Some(sweeper) = sweeper {
         let _ = sweeper.await;
     }
     let _ = listener.await;
+    if let Some(sampler) = sampler {
+        let _ = sampler.await;
+    }
     db.close();
     tracing::info!("stopped");
     Ok(())

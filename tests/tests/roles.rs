@@ -163,6 +163,7 @@ async fn each_role_does_its_part_and_nothing_else() {
         "SELECT psqlqueue.purge_queue('orders')",
         "SELECT psqlqueue.create_queue('mine', 30, 600)",
         "SELECT count(*) FROM psqlqueue.messages",
+        "SELECT count(*) FROM psqlqueue.peek('orders')",
     ] {
         assert_eq!(refused(&client, sql).await, "42501", "producer: {sql}");
     }
@@ -182,6 +183,7 @@ async fn each_role_does_its_part_and_nothing_else() {
         .await
         .expect("consumer acks");
     ok(&client, "SELECT psqlqueue.queue_stats('orders')").await;
+    ok(&client, "SELECT count(*) FROM psqlqueue.peek('orders')").await;
     for sql in [
         "SELECT psqlqueue.send('orders', 'three')",
         "SELECT psqlqueue.purge_queue('orders')",

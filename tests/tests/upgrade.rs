@@ -9,7 +9,9 @@ use psqlqueue_tests::TestDb;
 use tokio_postgres::Client;
 
 /// Every released version before this one whose upgrade path is tested.
-const PREVIOUS: &[&str] = &["0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.5.0", "0.6.0"];
+const PREVIOUS: &[&str] = &[
+    "0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.5.0", "0.6.0", "0.7.0",
+];
 
 /// One line per property of the extension's objects, sorted, so two databases compare as
 /// lists: member objects, function definitions (body, volatility, SET options), triggers,
@@ -185,4 +187,55 @@ async fn every_upgrade_path_ends_at_a_fresh_install_with_the_data_kept() {
         db.drop_db().await;
     }
     fresh_db.drop_db().await;
+}
+
+/// Roles given a set before 0.8.0 keep what it now holds: whoever could receive may peek
+/// after the update (the update grants it), and a producer still may not.
+#[tokio::test]
+async fn the_update_to_0_8_0_lets_roles_that_receive_peek() {
+    let db = TestDb::empty().await;
+    let client = db.connect().await;
+    let suffix = db.name().to_owned();
+    let (consumer, producer) = (format!("{suffix}_c"), format!("{suffix}_p"));
+    client
+        .batch_execute(&format!(
+            "CREATE EXTENSION psqlqueue VERSION '0.7.0';
+             CREATE ROLE {consumer}; CREATE ROLE {producer};
+             SELECT psqlqueue.grant_consumer('{consumer}');
+             SELECT psqlqueue.grant_producer('{producer}');
+             ALTER EXTENSION psqlqueue UPDATE TO '0.8.0';"
+        ))
+        .await
+        .expect("install 0.7.0, grant, update");
+    let may = |role: String| {
+        let client = &client;
+        async move {
+            client
+                .query_one(
+                    "SELECT has_function_privilege($1, 'psqlqueue.peek(text, int, text)', 'EXECUTE')",
+                    &[&role],
+                )
+                .await
+                .expect("privilege check")
+                .get::<_, bool>(0)
+        }
+    };
+    let (consumer_may, producer_may) = (may(consumer.clone()).await, may(producer.clone()).await);
+    drop(client);
+    db.drop_db().await;
+    // Roles are cluster-wide: dropped after the database that held their grants.
+    let (admin, connection) =
+        tokio_postgres::connect(&psqlqueue_tests::admin_url(), tokio_postgres::NoTls)
+            .await
+            .expect("connect to the server");
+    tokio::spawn(connection);
+    admin
+        .batch_execute(&format!("DROP ROLE {consumer}; DROP ROLE {producer};"))
+        .await
+        .expect("drop roles");
+    assert!(
+        consumer_may,
+        "a consumer granted at 0.7.0 may peek after the update"
+    );
+    assert!(!producer_may, "a producer may not peek");
 }

@@ -301,4 +301,67 @@ mod tests {
         );
         assert_eq!(one::<i64>("SELECT count(*) FROM psqlqueue.messages"), 1);
     }
+
+    #[pg_test]
+    fn peek_shows_live_messages_in_order_without_leasing_them() {
+        queue("q");
+        run("SELECT psqlqueue.send('q', 'first', 'l1', '{\"k\": \"v\"}')");
+        run("SELECT psqlqueue.send('q', 'second')");
+        run("SELECT psqlqueue.send('q', 'later', delay_seconds => 60)");
+        run("SELECT psqlqueue.send('q', 'gone')");
+        run(
+            "UPDATE psqlqueue.messages SET expires_at = now() - interval '1 s' WHERE body = 'gone'",
+        );
+        run("SELECT psqlqueue.receive('q', NULL, 1)");
+        let shown = one::<String>(
+            "SELECT string_agg(format('%s:%s:%s:%s', body, state, delivery_attempts, coalesce(label, '-')), ' ')
+               FROM psqlqueue.peek('q')",
+        );
+        assert_eq!(
+            shown,
+            "first:in_flight:1:l1 second:deliverable:0:- later:delayed:0:-"
+        );
+        // Looking leased nothing: the deliverable message is still there for a consumer.
+        assert_eq!(
+            one::<String>("SELECT body FROM psqlqueue.receive('q', NULL, 10)"),
+            "second"
+        );
+        // Pages by id; receipts are never part of the answer.
+        let first = one::<String>("SELECT id FROM psqlqueue.peek('q', 1)");
+        assert_eq!(
+            one::<String>(&format!(
+                "SELECT string_agg(body, ' ') FROM psqlqueue.peek('q', 10, '{first}')"
+            )),
+            "second later"
+        );
+        assert!(!one::<bool>(
+            "SELECT EXISTS (SELECT FROM pg_proc AS p, unnest(p.proargnames) AS a(n)
+                             WHERE p.oid = 'psqlqueue.peek(text, int, text)'::regprocedure AND a.n = 'receipt')"
+        ));
+    }
+
+    #[pg_test]
+    fn peek_shows_where_a_dead_letter_came_from_and_checks_its_input() {
+        queue("dlq");
+        run(
+            "SELECT psqlqueue.create_queue('work', 30, 600, max_delivery_attempts => 1, dead_letter_queue_id => 'dlq')",
+        );
+        run("SELECT psqlqueue.send('work', 'poison')");
+        run("SELECT psqlqueue.receive('work', NULL, 1, 0)");
+        run("SELECT psqlqueue.receive('work')");
+        assert_eq!(
+            one::<String>(
+                "SELECT format('%s from %s', body, source_queue_id) FROM psqlqueue.peek('dlq')"
+            ),
+            "poison from work"
+        );
+        assert_error(
+            "SELECT psqlqueue.peek('nope')",
+            "P0002",
+            r#"queue "nope" not found"#,
+        );
+        assert_error("SELECT psqlqueue.peek('dlq', 0)", "22023", "limit");
+        assert_error("SELECT psqlqueue.peek('dlq', 1001)", "22023", "limit");
+        assert_error("SELECT psqlqueue.peek('dlq', NULL)", "22023", "limit");
+    }
 }

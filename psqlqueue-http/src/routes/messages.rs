@@ -15,6 +15,8 @@ use tokio::time::Instant;
 
 /// Sends a message to a queue. With a `deduplication_id` seen by the queue within its
 /// deduplication window, answers the first send's id (201 again) and writes nothing.
+/// Concurrent sends to one queue may share a transaction (`batch`); each is answered after
+/// it committed.
 #[utoipa::path(post, path = "/v1/queues/{queue_id}/messages", tag = "messages", request_body = MessageRequest,
     responses((status = 201, body = MessageCreatedResponse), (status = 400, body = ErrorResponse),
               (status = 404, body = ErrorResponse), (status = 413, body = ErrorResponse)))]
@@ -23,26 +25,8 @@ pub(crate) async fn send(
     Path(queue): Path<String>,
     ApiJson(req): ApiJson<MessageRequest>,
 ) -> Result<(StatusCode, Json<MessageCreatedResponse>), ApiError> {
-    // The options left out are NULL, which is what send's defaults are.
-    let row = state
-        .db
-        .query_one(
-            "SELECT psqlqueue.send($1, $2, $3, $4, $5, $6, $7)",
-            &[
-                &queue,
-                &req.body,
-                &req.label,
-                &req.attributes,
-                &req.delay_seconds,
-                &req.deduplication_id,
-                &req.group_id,
-            ],
-        )
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(MessageCreatedResponse { id: row.get(0) }),
-    ))
+    let id = state.batcher.send(queue, req).await?;
+    Ok((StatusCode::CREATED, Json(MessageCreatedResponse { id })))
 }
 
 /// Sends up to 1000 messages to a queue in one statement, all or nothing: one bad message
@@ -149,13 +133,7 @@ pub(crate) async fn ack(
 ) -> Result<StatusCode, ApiError> {
     let body: AckRequest = optional_body(request, &state).await?;
     let receipt = body.receipt.or(query.receipt);
-    state
-        .db
-        .query(
-            "SELECT psqlqueue.ack($1, $2, $3)",
-            &[&queue, &message, &receipt],
-        )
-        .await?;
+    state.batcher.ack(queue, message, receipt).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -173,30 +151,10 @@ pub(crate) async fn nack(
 ) -> Result<StatusCode, ApiError> {
     let body: NackRequest = optional_body(request, &state).await?;
     let receipt = body.receipt.or(query.receipt);
-    // Without a timeout, nack's own default (0) applies.
-    match body
+    let timeout = body
         .visibility_timeout_seconds
-        .or(query.visibility_timeout_seconds)
-    {
-        Some(timeout) => {
-            state
-                .db
-                .query(
-                    "SELECT psqlqueue.nack($1, $2, $3, $4)",
-                    &[&queue, &message, &timeout, &receipt],
-                )
-                .await?
-        }
-        None => {
-            state
-                .db
-                .query(
-                    "SELECT psqlqueue.nack($1, $2, receipt => $3)",
-                    &[&queue, &message, &receipt],
-                )
-                .await?
-        }
-    };
+        .or(query.visibility_timeout_seconds);
+    state.batcher.nack(queue, message, timeout, receipt).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -2,8 +2,8 @@ use crate::auth::{Action, Caller};
 use crate::error::{ApiError, ErrorResponse};
 use crate::extract::{ApiJson, ApiQuery, Path, optional_body};
 use crate::models::{
-    Page, PageParams, QueueRequest, QueueResponse, QueueStatsResponse, QueueUpdateRequest,
-    RedriveRequest, RedriveResponse,
+    DEFAULT_LIMIT, Page, PageParams, PeekParams, PeekResponse, PeekedMessageResponse, QueueRequest,
+    QueueResponse, QueueStatsResponse, QueueUpdateRequest, RedriveRequest, RedriveResponse,
 };
 use crate::state::AppState;
 use axum::extract::{Request, State};
@@ -213,4 +213,44 @@ pub(crate) async fn redrive(
         }
     };
     Ok(Json(RedriveResponse { moved: row.get(0) }))
+}
+
+/// Shows up to `limit` live messages of the queue in id (arrival) order, after the id `after`,
+/// without leasing or locking them (so without receipts): each with its `state`
+/// (`deliverable`, `in_flight` or `delayed`) and, for a dead letter, the queue it came from.
+/// Pass `next_after` back as `after` for the next page.
+#[utoipa::path(get, path = "/v1/queues/{queue_id}/peek", tag = "queues", params(PeekParams),
+    responses((status = 200, body = PeekResponse), (status = 400, body = ErrorResponse),
+              (status = 404, body = ErrorResponse)))]
+pub(crate) async fn peek(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(params): ApiQuery<PeekParams>,
+) -> Result<Json<PeekResponse>, ApiError> {
+    // The limit is named in the call (and the answer) rather than left to the SQL default;
+    // its range is peek's to judge.
+    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
+    let rows = state
+        .db
+        .query(
+            "SELECT * FROM psqlqueue.peek($1, $2, $3)",
+            &[&id, &limit, &params.after],
+        )
+        .await?;
+    let data = rows
+        .iter()
+        .map(|row| PeekedMessageResponse::from_row(row, &id))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    // A full page may have a successor; a short one is the end of the queue.
+    let full = usize::try_from(limit).is_ok_and(|limit| limit > 0 && data.len() >= limit);
+    let next_after = data
+        .last()
+        .filter(|_| full)
+        .map(|message| message.id.clone());
+    Ok(Json(PeekResponse {
+        data,
+        limit,
+        next_after,
+    }))
 }

@@ -93,25 +93,6 @@ pub(crate) async fn publish(
     Path(topic): Path<String>,
     ApiJson(req): ApiJson<PublishRequest>,
 ) -> Result<(StatusCode, Json<PublishResponse>), ApiError> {
-    // The options left out are NULL, which is what publish's defaults are.
-    let row = state
-        .db
-        .query_one(
-            "SELECT psqlqueue.publish($1, $2, $3, $4, $5, $6)",
-            &[
-                &topic,
-                &req.body,
-                &req.attributes,
-                &req.label,
-                &req.deduplication_id,
-                &req.group_id,
-            ],
-        )
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(PublishResponse {
-            delivered: row.get(0),
-        }),
-    ))
+    let delivered = state.batcher.publish(topic, req).await?;
+    Ok((StatusCode::CREATED, Json(PublishResponse { delivered })))
 }

@@ -129,6 +129,14 @@ fn cases() -> Vec<Case> {
             200,
         ),
         case(
+            M::GET,
+            "/v1/queues/{queue_id}/peek",
+            "/v1/queues/orders/peek",
+            None,
+            ("consume:orders", "send:orders"),
+            200,
+        ),
+        case(
             M::POST,
             "/v1/queues/{queue_id}/messages",
             "/v1/queues/orders/messages",
@@ -434,6 +442,55 @@ async fn scopes_on_one_name_do_not_reach_another_and_admin_reaches_all() {
         .call_as(Some(&admin), Method::GET, "/v1/queues/billing/stats", None)
         .await;
     assert_eq!(s, 200, "{b}");
+}
+
+#[tokio::test]
+async fn peek_needs_consume_or_manage_on_its_queue() {
+    let app = spawn_app_with(&[("PSQLQUEUE_AUTH", "token")]).await;
+    let admin = app.token("root", &["admin"]);
+    let (s, b, _) = app
+        .call_as(
+            Some(&admin),
+            Method::POST,
+            "/v1/queues",
+            Some(r#"{"id": "orders", "ack_deadline_seconds": 30, "message_retention_seconds": 3600}"#),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b, _) = app
+        .call_as(
+            Some(&admin),
+            Method::POST,
+            "/v1/queues/orders/messages",
+            Some(r#"{"body": "secret"}"#),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    // A producer may not read what is in the queue, nor may a consumer of another queue.
+    for scope in ["send:orders", "publish:orders", "consume:other"] {
+        let token = app.token(&format!("no-{}", scope.replace(':', "-")), &[scope]);
+        let (s, b, _) = app
+            .call_as(Some(&token), Method::GET, "/v1/queues/orders/peek", None)
+            .await;
+        assert_eq!((s, &b["code"]), (403, &Value::from(13)), "{scope}: {b}");
+        assert!(
+            b["details"]
+                .as_str()
+                .is_some_and(|d| d.contains("consume or manage")),
+            "{scope}: {b}"
+        );
+        assert!(!b.to_string().contains("secret"), "{scope}: {b}");
+    }
+    // Its consumers and its managers may.
+    for scope in ["consume:orders", "manage:orders", "consume:*"] {
+        let token = app.token(&format!("ok-{}", scope.replace([':', '*'], "-")), &[scope]);
+        let (s, b, _) = app
+            .call_as(Some(&token), Method::GET, "/v1/queues/orders/peek", None)
+            .await;
+        assert_eq!(s, 200, "{scope}: {b}");
+        assert_eq!(b["data"][0]["body"], "secret", "{scope}: {b}");
+    }
+    app.stop().await;
 }
 
 #[tokio::test]

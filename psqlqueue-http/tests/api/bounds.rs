@@ -225,6 +225,7 @@ fn restartable_admin_url() -> String {
 
 #[tokio::test]
 async fn a_database_restart_answers_only_503_then_recovers_within_5_s() {
+    let _restarting = crate::helpers::RESTARTS.lock().await;
     let admin_url = restartable_admin_url();
     let name = format!("psqlqueue_restart_{}", std::process::id());
     let (admin, connection) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)

@@ -79,6 +79,11 @@ pub async fn spawn_app() -> TestApp {
 }
 
 impl TestApp {
+    /// The typed client of this sidecar, without a token (`.with_token(t)` adds one).
+    pub fn client(&self) -> psqlqueue_client::Client {
+        psqlqueue_client::Client::new(&self.base).expect("a client of the test server")
+    }
+
     /// Sends a request with an optional raw body; returns status and parsed JSON (Null if none).
     pub async fn call(&self, method: Method, path: &str, body: Option<&str>) -> (u16, Value) {
         let response = self.raw(method, path, body).await;
@@ -321,3 +326,7 @@ pub async fn row_counts(app: &TestApp) -> Vec<i64> {
         .expect("counts");
     (0..4).map(|i| row.get(i)).collect()
 }
+
+/// Held by every test that restarts the preloaded cluster (bounds.rs, group_commit.rs), so two
+/// restarts never overlap and neither test sees the other's outage.
+pub static RESTARTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

@@ -1,86 +1,115 @@
 //! Leases over HTTP: receipts on received messages, 409 with code 11 when a lease is not held,
-//! extend, batch ack and nack, dead-letter settings, redrive and the dead-letter gauge.
+//! extend, batch ack and nack, dead-letter settings, redrive and the dead-letter gauge. Through
+//! the typed client, but for the wire forms (a receipt in the query string, bodies the client
+//! cannot write).
 
-use crate::helpers::{TestApp, create_queue, spawn_app};
-use serde_json::{Value, json};
+use crate::helpers::{TestApp, spawn_app};
+use psqlqueue_client::{
+    BatchEntry, Client, Error, Message, NackOptions, QueueSettings, QueueUpdate, ReceiveOptions,
+    RedriveOptions, SendOptions, code,
+};
 use std::time::Duration;
 
-/// Receives one message of `queue` and returns it.
-async fn take(app: &TestApp, queue: &str) -> Value {
-    let (status, got) = app
-        .get(&format!("/v1/queues/{queue}/messages?limit=1"))
-        .await;
-    assert_eq!(status, 200, "{got}");
-    got["data"][0].clone()
+/// A client of `app` with queue `id` (this ack deadline, a 600 s retention) created.
+async fn with_queue(app: &TestApp, id: &str, ack_deadline_seconds: i32) -> Client {
+    let client = app.client();
+    client
+        .create_queue(id, &QueueSettings::new(ack_deadline_seconds, 600))
+        .await
+        .expect("create queue");
+    client
 }
 
-fn text(value: &Value, field: &str) -> String {
-    value[field].as_str().expect(field).to_owned()
+async fn send(client: &Client, queue: &str, body: &str) -> String {
+    client
+        .send(queue, body, &SendOptions::new())
+        .await
+        .expect("send")
+        .id
+}
+
+/// Receives one message of `queue` and returns it.
+async fn take(client: &Client, queue: &str) -> Message {
+    let mut got = client
+        .receive(queue, &ReceiveOptions::new().limit(1))
+        .await
+        .expect("receive");
+    assert_eq!(got.len(), 1, "one message in {queue}");
+    got.remove(0)
+}
+
+/// Receives everything deliverable in `queue` now (up to 10).
+async fn take_all(client: &Client, queue: &str) -> Vec<Message> {
+    client
+        .receive(queue, &ReceiveOptions::new())
+        .await
+        .expect("receive")
+}
+
+/// The status and API code of a failed call.
+fn status_and_code<T: std::fmt::Debug>(result: Result<T, Error>) -> (Option<u16>, Option<i64>) {
+    let error = result.expect_err("an error");
+    (error.status(), error.code())
 }
 
 #[tokio::test]
 async fn a_stale_receipt_is_refused_with_409_and_the_holder_keeps_its_lease() {
     let app = spawn_app().await;
-    create_queue(&app, "q", 1).await;
-    app.post("/v1/queues/q/messages", r#"{"body": "b"}"#).await;
-    let first = take(&app, "q").await;
-    let id = text(&first, "id");
-    let stale = text(&first, "receipt");
+    let client = with_queue(&app, "q", 1).await;
+    send(&client, "q", "b").await;
+    let first = take(&client, "q").await;
+    let (id, stale) = (first.id.clone(), first.receipt.clone());
     assert_eq!(stale.len(), 32);
-    assert!(first["lease_expires_at"].is_string(), "{first}");
+    assert!(first.lease_expires_at > first.created_at, "{first:?}");
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let second = take(&app, "q").await;
-    assert_eq!(
-        (text(&second, "id"), second["delivery_attempts"].as_i64()),
-        (id.clone(), Some(2))
-    );
-    let current = text(&second, "receipt");
+    let second = take(&client, "q").await;
+    assert_eq!((&second.id, second.delivery_attempts), (&id, 2));
+    let current = second.receipt;
     assert_ne!(current, stale);
-    // The stale receipt, in the body and in the query string, for ack, nack and extend.
-    for (path, body) in [
-        (
-            format!("/v1/queues/q/messages/{id}/ack"),
-            Some(format!(r#"{{"receipt": "{stale}"}}"#)),
-        ),
-        (
-            format!("/v1/queues/q/messages/{id}/ack?receipt={stale}"),
-            None,
-        ),
-        (
-            format!("/v1/queues/q/messages/{id}/nack"),
-            Some(format!(r#"{{"receipt": "{stale}"}}"#)),
-        ),
-        (
-            format!("/v1/queues/q/messages/{id}/nack?receipt={stale}&visibility_timeout_seconds=0"),
-            None,
-        ),
-        (
-            format!("/v1/queues/q/messages/{id}/extend"),
-            Some(format!(r#"{{"receipt": "{stale}", "seconds": 60}}"#)),
-        ),
+    // The stale receipt in the body, through the client, for ack, nack and extend.
+    for error in [
+        client
+            .ack("q", &id, Some(&stale))
+            .await
+            .expect_err("stale ack"),
+        client
+            .nack("q", &id, &NackOptions::new().receipt(&stale))
+            .await
+            .expect_err("stale nack"),
+        client
+            .extend("q", &id, &stale, 60)
+            .await
+            .expect_err("stale extend"),
     ] {
-        let (status, json) = app.put(&path, body.as_deref()).await;
+        assert!(error.is_lease_not_held(), "{error}");
+        match error {
+            Error::Api {
+                status: 409,
+                code: Some(11),
+                message,
+                details,
+            } => {
+                assert_eq!(message, "lease not held");
+                assert!(details.unwrap_or_default().contains("no longer held"));
+            }
+            other => panic!("not a 409 with code 11: {other:?}"),
+        }
+    }
+    // And in the query string, which the client does not use.
+    for path in [
+        format!("/v1/queues/q/messages/{id}/ack?receipt={stale}"),
+        format!("/v1/queues/q/messages/{id}/nack?receipt={stale}&visibility_timeout_seconds=0"),
+    ] {
+        let (status, json) = app.put(&path, None).await;
         assert_eq!(status, 409, "{path}: {json}");
         assert_eq!(json["code"], 11, "{json}");
         assert_eq!(json["message"], "lease not held", "{json}");
-        assert!(
-            json["details"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("no longer held")
-        );
     }
     // The holder's lease is intact: nobody else receives it, and its receipt works.
-    let (_, none) = app.get("/v1/queues/q/messages").await;
-    assert_eq!(none["data"], json!([]));
-    let (status, extended) = app
-        .put(
-            &format!("/v1/queues/q/messages/{id}/extend"),
-            Some(&format!(r#"{{"receipt": "{current}", "seconds": 60}}"#)),
-        )
-        .await;
-    assert_eq!(status, 200, "{extended}");
-    assert!(extended["lease_expires_at"].is_string());
+    assert!(take_all(&client, "q").await.is_empty());
+    let extended = client.extend("q", &id, &current, 60).await.expect("extend");
+    assert!(extended.lease_expires_at > second.lease_expires_at);
+    // Its receipt in the query string acks it.
     let (status, _) = app
         .put(
             &format!("/v1/queues/q/messages/{id}/ack?receipt={current}"),
@@ -89,180 +118,177 @@ async fn a_stale_receipt_is_refused_with_409_and_the_holder_keeps_its_lease() {
         .await;
     assert_eq!(status, 204);
     // A message that was never delivered cannot be acked either; a missing one is 404.
-    app.post("/v1/queues/q/messages", r#"{"body": "waiting"}"#)
-        .await;
-    let waiting = app
-        .db()
-        .connect()
+    let waiting = send(&client, "q", "waiting").await;
+    assert_eq!(
+        status_and_code(client.ack("q", &waiting, None).await),
+        (Some(409), Some(code::LEASE_NOT_HELD))
+    );
+    assert_eq!(
+        status_and_code(client.ack("q", "nope", None).await),
+        (Some(404), Some(code::MESSAGE_NOT_FOUND))
+    );
+    let error = client
+        .extend("q", &waiting, "r", 0)
         .await
-        .query_one("SELECT id FROM psqlqueue.messages", &[])
-        .await
-        .expect("waiting message")
-        .get::<_, String>(0);
+        .expect_err("0 seconds");
+    assert_eq!((error.status(), error.code()), (Some(400), Some(3)));
+    assert!(error.to_string().contains("between 1 and 43200"), "{error}");
+    // An extend without a receipt is a body the client cannot write.
     let (status, json) = app
-        .put(&format!("/v1/queues/q/messages/{waiting}/ack"), None)
+        .put(
+            &format!("/v1/queues/q/messages/{waiting}/extend"),
+            Some(r#"{"seconds": 5}"#),
+        )
         .await;
-    assert_eq!((status, json["code"].as_u64()), (409, Some(11)));
-    let (status, json) = app.put("/v1/queues/q/messages/nope/ack", None).await;
-    assert_eq!((status, json["code"].as_u64()), (404, Some(6)));
-    for (body, needle) in [
-        (r#"{"receipt": "r", "seconds": 0}"#, "between 1 and 43200"),
-        (r#"{"seconds": 5}"#, "receipt"),
-    ] {
-        let (status, json) = app
-            .put(
-                &format!("/v1/queues/q/messages/{waiting}/extend"),
-                Some(body),
-            )
-            .await;
-        assert_eq!(status, 400, "{json}");
-        assert!(
-            json["details"]
-                .as_str()
-                .unwrap_or_default()
-                .contains(needle),
-            "{json}"
-        );
-    }
+    assert_eq!(status, 400, "{json}");
+    assert!(
+        json["details"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("receipt"),
+        "{json}"
+    );
     app.stop().await;
 }
 
 #[tokio::test]
 async fn batch_ack_and_nack_report_each_message() {
     let app = spawn_app().await;
-    create_queue(&app, "q", 30).await;
+    let client = with_queue(&app, "q", 30).await;
     for i in 0..3 {
-        app.post("/v1/queues/q/messages", &format!(r#"{{"body": "m{i}"}}"#))
-            .await;
+        send(&client, "q", &format!("m{i}")).await;
     }
-    let (_, got) = app.get("/v1/queues/q/messages?limit=3").await;
-    let ids: Vec<String> = (0..3).map(|i| text(&got["data"][i], "id")).collect();
-    let receipts: Vec<String> = (0..3).map(|i| text(&got["data"][i], "receipt")).collect();
-    let body = json!({"messages": [
-        {"id": ids[0], "receipt": receipts[0]},
-        {"id": ids[1], "receipt": "wrong"},
-        {"id": "nope"},
-    ]});
-    let (status, json) = app
-        .put("/v1/queues/q/messages/ack", Some(&body.to_string()))
-        .await;
-    assert_eq!(status, 200, "{json}");
-    assert_eq!(
-        json,
-        json!({"acked": [ids[0]], "failed": [
-            {"id": ids[1], "code": 11, "message": "lease not held"},
-            {"id": "nope", "code": 6, "message": "message not found"},
-        ]})
-    );
-    let body = json!({"messages": [{"id": ids[1]}, {"id": ids[2], "receipt": receipts[2]}],
-                      "visibility_timeout_seconds": 600});
-    let (status, json) = app
-        .put("/v1/queues/q/messages/nack", Some(&body.to_string()))
-        .await;
-    assert_eq!(status, 200, "{json}");
-    assert_eq!(json, json!({"nacked": [ids[1], ids[2]], "failed": []}));
-    let (_, hidden) = app.get("/v1/queues/q/messages").await;
-    assert_eq!(hidden["data"], json!([]), "nacked for 600 s");
-    for (body, status) in [
-        (r#"{"messages": []}"#, 400),
-        (
-            r#"{"messages": [{"id": "a"}], "visibility_timeout_seconds": -1}"#,
-            400,
-        ),
-        (r#"{"messages": "a"}"#, 400),
-    ] {
-        let (got, json) = app.put("/v1/queues/q/messages/nack", Some(body)).await;
-        assert_eq!(got, status, "{body}: {json}");
-    }
-    let (status, json) = app
-        .put(
-            "/v1/queues/nope/messages/ack",
-            Some(r#"{"messages": [{"id": "a"}]}"#),
+    let got = client
+        .receive("q", &ReceiveOptions::new().limit(3))
+        .await
+        .expect("receive");
+    let ids: Vec<String> = got.iter().map(|m| m.id.clone()).collect();
+    let result = client
+        .ack_batch(
+            "q",
+            &[
+                BatchEntry::from(&got[0]),
+                BatchEntry::new(&ids[1]).receipt("wrong"),
+                BatchEntry::new("nope"),
+            ],
         )
+        .await
+        .expect("ack batch");
+    assert_eq!(result.acked, vec![ids[0].clone()]);
+    assert_eq!(
+        result
+            .failed
+            .iter()
+            .map(|f| (f.id.as_str(), f.code, f.message.as_str()))
+            .collect::<Vec<_>>(),
+        vec![
+            (ids[1].as_str(), 11, "lease not held"),
+            ("nope", 6, "message not found"),
+        ]
+    );
+    let result = client
+        .nack_batch(
+            "q",
+            &[BatchEntry::new(&ids[1]), BatchEntry::from(&got[2])],
+            Some(600),
+        )
+        .await
+        .expect("nack batch");
+    assert_eq!(
+        (result.nacked, result.failed),
+        (vec![ids[1].clone(), ids[2].clone()], vec![])
+    );
+    assert!(take_all(&client, "q").await.is_empty(), "nacked for 600 s");
+    assert_eq!(
+        status_and_code(client.nack_batch("q", &[], None).await),
+        (Some(400), Some(code::INVALID))
+    );
+    assert_eq!(
+        status_and_code(
+            client
+                .nack_batch("q", &[BatchEntry::new("a")], Some(-1))
+                .await
+        ),
+        (Some(400), Some(code::INVALID))
+    );
+    // Not a list: a body the client cannot write.
+    let (status, json) = app
+        .put("/v1/queues/q/messages/nack", Some(r#"{"messages": "a"}"#))
         .await;
-    assert_eq!((status, json["code"].as_u64()), (404, Some(5)));
+    assert_eq!(status, 400, "{json}");
+    assert_eq!(
+        status_and_code(client.ack_batch("nope", &[BatchEntry::new("a")]).await),
+        (Some(404), Some(code::QUEUE_NOT_FOUND))
+    );
     app.stop().await;
 }
 
 #[tokio::test]
 async fn dead_letters_redrive_and_their_gauge() {
     let app = spawn_app().await;
-    create_queue(&app, "dlq", 30).await;
-    let (status, created) = app
-        .post(
-            "/v1/queues",
-            r#"{"id": "q", "ack_deadline_seconds": 30, "message_retention_seconds": 600,
-                "max_delivery_attempts": 2, "dead_letter_queue_id": "dlq"}"#,
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
+    let client = with_queue(&app, "dlq", 30).await;
+    let created = client
+        .create_queue("q", &QueueSettings::new(30, 600).dead_letter("dlq", 2))
+        .await
+        .expect("create q");
     assert_eq!(
         (
-            created["max_delivery_attempts"].as_i64(),
-            created["dead_letter_queue_id"].as_str()
+            created.max_delivery_attempts,
+            created.dead_letter_queue_id.as_deref()
         ),
         (Some(2), Some("dlq"))
     );
-    let (_, plain) = app.get("/v1/queues/dlq").await;
+    let plain = client.get_queue("dlq").await.expect("get dlq");
     assert_eq!(
-        (
-            plain["max_delivery_attempts"].clone(),
-            plain["dead_letter_queue_id"].clone()
-        ),
-        (Value::Null, Value::Null)
+        (plain.max_delivery_attempts, plain.dead_letter_queue_id),
+        (None, None)
     );
-    for (body, needle) in [
+    let mut attempts_only = QueueSettings::new(30, 600);
+    attempts_only.max_delivery_attempts = Some(2);
+    for (settings, needle) in [
+        (attempts_only, "set together"),
         (
-            r#"{"id": "x", "ack_deadline_seconds": 30, "message_retention_seconds": 600, "max_delivery_attempts": 2}"#,
-            "set together",
-        ),
-        (
-            r#"{"id": "x", "ack_deadline_seconds": 30, "message_retention_seconds": 600, "max_delivery_attempts": 2, "dead_letter_queue_id": "nope"}"#,
+            QueueSettings::new(30, 600).dead_letter("nope", 2),
             "does not exist",
         ),
     ] {
-        let (status, json) = app.post("/v1/queues", body).await;
-        assert_eq!((status, json["code"].as_u64()), (400, Some(3)), "{json}");
-        assert!(
-            json["details"]
-                .as_str()
-                .unwrap_or_default()
-                .contains(needle),
-            "{json}"
-        );
+        let error = client
+            .create_queue("x", &settings)
+            .await
+            .expect_err("refused");
+        assert_eq!((error.status(), error.code()), (Some(400), Some(3)));
+        assert!(error.to_string().contains(needle), "{error}");
     }
-    let (status, json) = app.delete("/v1/queues/dlq").await;
-    assert_eq!((status, json["code"].as_u64()), (409, Some(14)), "{json}");
-
-    app.post(
-        "/v1/queues/q/messages",
-        r#"{"body": "poison", "label": "red"}"#,
-    )
-    .await;
-    for attempt in 1..=2 {
-        let message = take(&app, "q").await;
-        assert_eq!(message["delivery_attempts"], attempt);
-        let (status, _) = app
-            .put(
-                &format!("/v1/queues/q/messages/{}/nack", text(&message, "id")),
-                None,
-            )
-            .await;
-        assert_eq!(status, 204);
-    }
-    let (_, none) = app.get("/v1/queues/q/messages").await;
-    assert_eq!(none["data"], json!([]), "moved, not delivered a third time");
-    let (_, letters) = app.get("/v1/queues/dlq/messages").await;
     assert_eq!(
-        (
-            letters["data"][0]["body"].as_str(),
-            letters["data"][0]["delivery_attempts"].as_i64()
-        ),
-        (Some("poison"), Some(1))
+        status_and_code(client.delete_queue("dlq").await),
+        (Some(409), Some(code::QUEUE_IN_USE))
     );
-    let id = text(&letters["data"][0], "id");
-    app.put(&format!("/v1/queues/dlq/messages/{id}/nack"), None)
-        .await;
+
+    client
+        .send("q", "poison", &SendOptions::new().label("red"))
+        .await
+        .expect("send");
+    for attempt in 1..=2 {
+        let message = take(&client, "q").await;
+        assert_eq!(message.delivery_attempts, attempt);
+        client
+            .nack("q", &message.id, &NackOptions::new())
+            .await
+            .expect("nack");
+    }
+    assert!(
+        take_all(&client, "q").await.is_empty(),
+        "moved, not delivered a third time"
+    );
+    let letter = take(&client, "dlq").await;
+    assert_eq!(
+        (letter.body.as_str(), letter.delivery_attempts),
+        ("poison", 1)
+    );
+    client
+        .nack("dlq", &letter.id, &NackOptions::new())
+        .await
+        .expect("nack");
     assert_eq!(
         app.metric(r#"psqlqueue_queue_dead_lettered_messages{queue="dlq"}"#)
             .await,
@@ -274,37 +300,32 @@ async fn dead_letters_redrive_and_their_gauge() {
         Some(0.0)
     );
 
+    // Without a body, redrive's defaults.
     let (status, json) = app.put("/v1/queues/dlq/redrive", None).await;
-    assert_eq!((status, json), (200, json!({"moved": 1})));
-    let back = take(&app, "q").await;
-    assert_eq!(
-        (text(&back, "id"), back["delivery_attempts"].as_i64()),
-        (id.clone(), Some(1))
-    );
-    let (status, json) = app
-        .put(
-            "/v1/queues/dlq/redrive",
-            Some(r#"{"limit": 10, "target_queue_id": "q"}"#),
-        )
-        .await;
-    assert_eq!((status, json), (200, json!({"moved": 0})));
-    for (body, status, code) in [
-        (r#"{"limit": 0}"#, 400, 3),
-        (r#"{"target_queue_id": "dlq"}"#, 400, 3),
-        (r#"{"target_queue_id": "nope"}"#, 404, 5),
+    assert_eq!((status, json), (200, serde_json::json!({"moved": 1})));
+    let back = take(&client, "q").await;
+    assert_eq!((&back.id, back.delivery_attempts), (&letter.id, 1));
+    let redriven = client
+        .redrive("dlq", &RedriveOptions::new().limit(10).target_queue_id("q"))
+        .await
+        .expect("redrive");
+    assert_eq!(redriven.moved, 0);
+    for (options, status, code) in [
+        (RedriveOptions::new().limit(0), 400, 3),
+        (RedriveOptions::new().target_queue_id("dlq"), 400, 3),
+        (RedriveOptions::new().target_queue_id("nope"), 404, 5),
     ] {
-        let (got, json) = app.put("/v1/queues/dlq/redrive", Some(body)).await;
         assert_eq!(
-            (got, json["code"].as_u64()),
-            (status, Some(code)),
-            "{body}: {json}"
+            status_and_code(client.redrive("dlq", &options).await),
+            (Some(status), Some(code)),
+            "{options:?}"
         );
     }
     // Cleared settings free the dead-letter queue.
-    let (status, _) = app
-        .put("/v1/queues/q", Some(r#"{"ack_deadline_seconds": 30, "message_retention_seconds": 600, "delivery_delay_seconds": 0}"#))
-        .await;
-    assert_eq!(status, 200);
-    assert_eq!(app.delete("/v1/queues/dlq").await.0, 204);
+    client
+        .update_queue("q", &QueueUpdate::new(30, 600, 0))
+        .await
+        .expect("update");
+    client.delete_queue("dlq").await.expect("delete dlq");
     app.stop().await;
 }

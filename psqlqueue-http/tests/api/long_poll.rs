@@ -2,32 +2,55 @@
 //! published or nacked), not for a rolled-back send, empty when the wait ends; one message
 //! among many waiters goes to exactly one; a lost LISTEN connection strands nobody.
 
-use crate::helpers::{TestApp, create_queue, spawn_app};
-use serde_json::Value;
+use crate::helpers::{TestApp, spawn_app};
+use psqlqueue_client::{
+    Client, Message, NackOptions, NewSubscription, PublishOptions, QueueSettings, ReceiveOptions,
+    SendOptions, TopicSettings,
+};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
-/// Starts a long poll of `queue` (limit 1) in the background: (seconds it took, body).
-fn poll(app: &TestApp, queue: &str, wait: u32) -> JoinHandle<(f64, Value)> {
-    poll_up_to(app, queue, wait, 1)
+/// A client of `app` with queue `id` created (30 s ack deadline).
+async fn with_queue(app: &TestApp, id: &str) -> Client {
+    let client = app.client();
+    client
+        .create_queue(id, &QueueSettings::new(30, 1_209_600))
+        .await
+        .expect("create queue");
+    client
+}
+
+async fn send(client: &Client, queue: &str, body: &str) {
+    client
+        .send(queue, body, &SendOptions::new())
+        .await
+        .expect("send");
+}
+
+/// Starts a long poll of `queue` (limit 1) in the background: (seconds it took, messages).
+fn poll(client: &Client, queue: &str, wait: i32) -> JoinHandle<(f64, Vec<Message>)> {
+    poll_up_to(client, queue, wait, 1)
 }
 
 /// As `poll`, for up to `limit` messages.
-fn poll_up_to(app: &TestApp, queue: &str, wait: u32, limit: u32) -> JoinHandle<(f64, Value)> {
-    let url = format!(
-        "{}/v1/queues/{queue}/messages?limit={limit}&wait_seconds={wait}",
-        app.base
-    );
+fn poll_up_to(
+    client: &Client,
+    queue: &str,
+    wait: i32,
+    limit: i32,
+) -> JoinHandle<(f64, Vec<Message>)> {
+    let (client, queue) = (client.clone(), queue.to_owned());
+    let options = ReceiveOptions::new().limit(limit).wait_seconds(wait);
     tokio::spawn(async move {
         let started = Instant::now();
-        let body: Value = reqwest::get(url)
-            .await
-            .expect("request")
-            .json()
-            .await
-            .expect("json");
-        (started.elapsed().as_secs_f64(), body)
+        let got = client.receive(&queue, &options).await.expect("long poll");
+        (started.elapsed().as_secs_f64(), got)
     })
+}
+
+/// The bodies of `messages`.
+fn bodies(messages: &[Message]) -> Vec<&str> {
+    messages.iter().map(|m| m.body.as_str()).collect()
 }
 
 /// Gives long polls just started the time to register and park (their first look found
@@ -39,32 +62,26 @@ async fn settle() {
 #[tokio::test]
 async fn a_send_wakes_a_waiting_receive_and_a_rolled_back_one_does_not() {
     let app = spawn_app().await;
-    create_queue(&app, "q", 30).await;
+    let client = with_queue(&app, "q").await;
     // Nothing arrives: empty at the end of the wait.
-    let (took, body) = poll(&app, "q", 1).await.expect("join");
-    assert_eq!(body["data"], serde_json::json!([]));
+    let (took, got) = poll(&client, "q", 1).await.expect("join");
+    assert!(got.is_empty(), "{got:?}");
     assert!((0.9..2.0).contains(&took), "waited {took:.2} s for 1 s");
 
-    let waiter = poll(&app, "q", 10);
+    let waiter = poll(&client, "q", 10);
     settle().await;
     // A send that rolls back announces nothing.
-    let client = app.db().connect().await;
-    client
-        .batch_execute("BEGIN; SELECT psqlqueue.send('q', 'never'); ROLLBACK")
+    let db = app.db().connect().await;
+    db.batch_execute("BEGIN; SELECT psqlqueue.send('q', 'never'); ROLLBACK")
         .await
         .expect("rolled back send");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!waiter.is_finished(), "a rolled-back send woke the waiter");
     let sent = Instant::now();
-    assert_eq!(
-        app.post("/v1/queues/q/messages", r#"{"body": "now"}"#)
-            .await
-            .0,
-        201
-    );
-    let (_, body) = waiter.await.expect("join");
+    send(&client, "q", "now").await;
+    let (_, got) = waiter.await.expect("join");
     let latency = sent.elapsed();
-    assert_eq!(body["data"][0]["body"], "now");
+    assert_eq!(bodies(&got), vec!["now"]);
     assert!(latency < Duration::from_secs(2), "woken after {latency:?}");
     app.stop().await;
 }
@@ -72,46 +89,61 @@ async fn a_send_wakes_a_waiting_receive_and_a_rolled_back_one_does_not() {
 #[tokio::test]
 async fn publish_and_nack_wake_waiters_and_wait_seconds_is_checked() {
     let app = spawn_app().await;
-    create_queue(&app, "q", 30).await;
-    assert_eq!(app.post("/v1/topics", r#"{"id": "t"}"#).await.0, 201);
-    let (status, _) = app
-        .post(
-            "/v1/subscriptions",
-            r#"{"id": "s", "topic_id": "t", "queue_id": "q"}"#,
-        )
-        .await;
-    assert_eq!(status, 201);
-    let waiter = poll(&app, "q", 10);
+    let client = with_queue(&app, "q").await;
+    client
+        .create_topic("t", &TopicSettings::new())
+        .await
+        .expect("create topic");
+    client
+        .create_subscription(&NewSubscription::new("s", "t", "q"))
+        .await
+        .expect("subscribe");
+    let waiter = poll(&client, "q", 10);
     settle().await;
-    app.post("/v1/topics/t/messages", r#"{"body": "published"}"#)
-        .await;
-    let (took, body) = waiter.await.expect("join");
-    assert_eq!(body["data"][0]["body"], "published");
+    client
+        .publish("t", "published", &PublishOptions::new())
+        .await
+        .expect("publish");
+    let (took, got) = waiter.await.expect("join");
+    assert_eq!(bodies(&got), vec!["published"]);
     assert!(took < 5.0);
-    let id = body["data"][0]["id"].as_str().expect("id").to_owned();
-    let waiter = poll(&app, "q", 10);
+    let id = got[0].id.clone();
+    let waiter = poll(&client, "q", 10);
     settle().await;
-    app.put(&format!("/v1/queues/q/messages/{id}/nack"), None)
-        .await;
-    let (took, body) = waiter.await.expect("join");
+    client
+        .nack("q", &id, &NackOptions::new())
+        .await
+        .expect("nack");
+    let (took, got) = waiter.await.expect("join");
     assert_eq!(
-        body["data"][0]["id"],
-        id.as_str(),
+        got.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+        vec![id.as_str()],
         "the nacked message, at once"
     );
     assert!(took < 5.0);
-    for bad in ["21", "-1", "soon"] {
-        let (status, json) = app
-            .get(&format!("/v1/queues/q/messages?wait_seconds={bad}"))
-            .await;
+    for bad in [21, -1] {
+        let error = client
+            .receive("q", &ReceiveOptions::new().wait_seconds(bad))
+            .await
+            .expect_err("out of range");
         assert_eq!(
-            (status, json["code"].as_u64()),
-            (400, Some(3)),
-            "{bad}: {json}"
+            (error.status(), error.code()),
+            (Some(400), Some(3)),
+            "{bad}: {error}"
         );
     }
-    let (status, json) = app.get("/v1/queues/nope/messages?wait_seconds=1").await;
-    assert_eq!((status, json["code"].as_u64()), (404, Some(5)));
+    // Not a number: a query the client cannot write.
+    let (status, json) = app.get("/v1/queues/q/messages?wait_seconds=soon").await;
+    assert_eq!((status, json["code"].as_u64()), (400, Some(3)), "{json}");
+    let error = client
+        .receive("nope", &ReceiveOptions::new().wait_seconds(1))
+        .await
+        .expect_err("no such queue");
+    assert_eq!(
+        (error.status(), error.code()),
+        (Some(404), Some(5)),
+        "{error}"
+    );
     app.stop().await;
 }
 
@@ -119,15 +151,14 @@ async fn publish_and_nack_wake_waiters_and_wait_seconds_is_checked() {
 async fn one_message_among_many_waiters_goes_to_exactly_one() {
     const WAITERS: usize = 20;
     let app = spawn_app().await;
-    create_queue(&app, "q", 30).await;
-    let waiters: Vec<_> = (0..WAITERS).map(|_| poll(&app, "q", 3)).collect();
+    let client = with_queue(&app, "q").await;
+    let waiters: Vec<_> = (0..WAITERS).map(|_| poll(&client, "q", 3)).collect();
     settle().await;
-    app.post("/v1/queues/q/messages", r#"{"body": "one"}"#)
-        .await;
+    send(&client, "q", "one").await;
     let mut got = 0;
     for waiter in waiters {
-        let (_, body) = waiter.await.expect("join");
-        got += body["data"].as_array().map_or(0, Vec::len);
+        let (_, messages) = waiter.await.expect("join");
+        got += messages.len();
     }
     assert_eq!(got, 1);
     app.stop().await;
@@ -140,11 +171,11 @@ async fn one_message_among_many_waiters_goes_to_exactly_one() {
 async fn messages_sent_one_by_one_each_wake_a_waiter_at_once() {
     const WAITERS: usize = 5;
     let app = spawn_app().await;
-    create_queue(&app, "q", 30).await;
+    let client = with_queue(&app, "q").await;
     // Each waiter reports when it is answered.
     let (done, mut answered) = tokio::sync::mpsc::unbounded_channel();
     for _ in 0..WAITERS {
-        let waiter = poll_up_to(&app, "q", 20, 10);
+        let waiter = poll_up_to(&client, "q", 20, 10);
         let done = done.clone();
         tokio::spawn(async move {
             let _ = done.send(waiter.await.expect("join"));
@@ -153,15 +184,10 @@ async fn messages_sent_one_by_one_each_wake_a_waiter_at_once() {
     settle().await;
     for i in 0..WAITERS {
         let sent = Instant::now();
-        app.post("/v1/queues/q/messages", &format!(r#"{{"body": "m{i}"}}"#))
-            .await;
+        send(&client, "q", &format!("m{i}")).await;
         // The one waiter this message woke: whichever is answered first.
-        let (_, body) = answered.recv().await.expect("an answer");
-        assert_eq!(
-            body["data"].as_array().map_or(0, Vec::len),
-            1,
-            "message {i}"
-        );
+        let (_, got) = answered.recv().await.expect("an answer");
+        assert_eq!(got.len(), 1, "message {i}");
         assert!(
             sent.elapsed() < Duration::from_secs(5),
             "message {i} woke a waiter after {:?}, not at once",
@@ -174,8 +200,8 @@ async fn messages_sent_one_by_one_each_wake_a_waiter_at_once() {
 #[tokio::test]
 async fn a_lost_listen_connection_strands_no_waiter() {
     let app = spawn_app().await;
-    create_queue(&app, "q", 30).await;
-    let waiter = poll(&app, "q", 4);
+    let client = with_queue(&app, "q").await;
+    let waiter = poll(&client, "q", 4);
     settle().await;
     let admin = app.db().connect().await;
     let killed: i64 = admin
@@ -193,17 +219,16 @@ async fn a_lost_listen_connection_strands_no_waiter() {
         .batch_execute("SELECT psqlqueue.send('q', 'unannounced')")
         .await
         .expect("send");
-    let (took, body) = waiter.await.expect("join");
-    assert_eq!(body["data"][0]["body"], "unannounced");
+    let (took, got) = waiter.await.expect("join");
+    assert_eq!(bodies(&got), vec!["unannounced"]);
     assert!(took < 5.0, "took {took:.2} s");
     // The sidecar listens again and wakes the next waiter on time.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let waiter = poll(&app, "q", 10);
+    let waiter = poll(&client, "q", 10);
     settle().await;
-    app.post("/v1/queues/q/messages", r#"{"body": "announced"}"#)
-        .await;
-    let (took, body) = waiter.await.expect("join");
-    assert_eq!(body["data"][0]["body"], "announced");
+    send(&client, "q", "announced").await;
+    let (took, got) = waiter.await.expect("join");
+    assert_eq!(bodies(&got), vec!["announced"]);
     assert!(took < 5.0);
     app.stop().await;
 }

@@ -4,7 +4,10 @@
 mod auth;
 mod bad_inputs;
 mod bounds;
+mod cli;
+mod client;
 mod errors;
+mod group_commit;
 mod helpers;
 mod hostile;
 mod leases;
@@ -15,4 +18,5 @@ mod rest;
 mod slow_bodies;
 mod sqs;
 mod sweeper;
+mod ui;
 mod walkthrough;

@@ -35,6 +35,17 @@ async fn receive(app: &crate::helpers::TestApp, url: &str, extra: Value) -> Vec<
     body["Messages"].as_array().cloned().unwrap_or_default()
 }
 
+/// Deletes one message by its receipt handle (a string or a JSON string), asserting success.
+async fn delete(app: &crate::helpers::TestApp, url: &str, handle: &impl serde::Serialize) {
+    sqs(
+        app,
+        "DeleteMessage",
+        json!({"QueueUrl": url, "ReceiptHandle": handle}),
+    )
+    .await
+    .ok();
+}
+
 #[tokio::test]
 async fn messages_round_trip_with_their_digests_and_typed_attributes() {
     let app = spawn_app().await;
@@ -126,20 +137,8 @@ async fn messages_round_trip_with_their_digests_and_typed_attributes() {
 
     // DeleteMessage; again is fine (the message is gone, as on AWS); the queue is empty.
     let handle = bare["ReceiptHandle"].as_str().expect("handle").to_owned();
-    sqs(
-        &app,
-        "DeleteMessage",
-        json!({"QueueUrl": url, "ReceiptHandle": handle}),
-    )
-    .await
-    .ok();
-    sqs(
-        &app,
-        "DeleteMessage",
-        json!({"QueueUrl": url, "ReceiptHandle": handle}),
-    )
-    .await
-    .ok();
+    delete(&app, &url, &handle).await;
+    delete(&app, &url, &handle).await;
     let counts = attributes(
         &app,
         &url,
@@ -579,13 +578,7 @@ async fn fifo_queues_need_groups_and_deduplication_ids_and_keep_group_order() {
     assert_eq!(head.len(), 1);
     assert_eq!(head[0]["Body"], "first");
     assert_eq!(head[0]["Attributes"]["MessageGroupId"], "g");
-    sqs(
-        &app,
-        "DeleteMessage",
-        json!({"QueueUrl": url, "ReceiptHandle": head[0]["ReceiptHandle"]}),
-    )
-    .await
-    .ok();
+    delete(&app, &url, &head[0]["ReceiptHandle"]).await;
     let next = receive(&app, &url, json!({})).await;
     assert_eq!(next[0]["Body"], "second");
     app.stop().await;
@@ -635,13 +628,7 @@ async fn messages_cross_between_sqs_rest_and_sql() {
         got[0]["MessageAttributes"],
         json!({"k": {"DataType": "String", "StringValue": "v"}})
     );
-    sqs(
-        &app,
-        "DeleteMessage",
-        json!({"QueueUrl": url, "ReceiptHandle": got[0]["ReceiptHandle"]}),
-    )
-    .await
-    .ok();
+    delete(&app, &url, &got[0]["ReceiptHandle"]).await;
 
     // SQL to SQS, and SQS to SQL.
     let client = app.db().connect().await;
@@ -651,13 +638,7 @@ async fn messages_cross_between_sqs_rest_and_sql() {
         .expect("send");
     let got = receive(&app, &url, json!({})).await;
     assert_eq!(got[0]["Body"], "from sql");
-    sqs(
-        &app,
-        "DeleteMessage",
-        json!({"QueueUrl": url, "ReceiptHandle": got[0]["ReceiptHandle"]}),
-    )
-    .await
-    .ok();
+    delete(&app, &url, &got[0]["ReceiptHandle"]).await;
     sqs(
         &app,
         "SendMessage",
@@ -763,13 +744,7 @@ async fn messages_stored_with_the_old_types_key_still_read_typed() {
     let got = receive(&app, &url, json!({})).await;
     assert_eq!(got[0]["MessageAttributes"], color_and_price());
     assert_eq!(got[0]["MD5OfMessageAttributes"], MD5_COLOR_PRICE);
-    sqs(
-        &app,
-        "DeleteMessage",
-        json!({"QueueUrl": url, "ReceiptHandle": got[0]["ReceiptHandle"]}),
-    )
-    .await
-    .ok();
+    delete(&app, &url, &got[0]["ReceiptHandle"]).await;
     // A type no send could store (here by SQL) is ignored: the attribute is a String, and
     // the reserved keys stay hidden.
     client
