@@ -18,7 +18,7 @@ mod tests {
         psqlqueue.get_subscription(text), psqlqueue.get_topic(text), psqlqueue.list_queues(integer,integer), \
         psqlqueue.list_subscriptions(integer,integer), psqlqueue.list_tokens(), \
         psqlqueue.list_topics(integer,integer), psqlqueue.listen_for(text,integer), \
-        psqlqueue.nack(text,text,integer,text), psqlqueue.nack_batch(text,text[],integer,text[]), \
+        psqlqueue.nack(text,text,integer,text), psqlqueue.nack_batch(text,text[],integer,text[]), psqlqueue.peek(text,integer,text), \
         psqlqueue.publish(text,text,jsonb,text,text,text), psqlqueue.purge_queue(text), psqlqueue.queue_counts(text), psqlqueue.queue_metrics(), \
         psqlqueue.queue_stats(text), psqlqueue.receive(text,text,integer,integer), psqlqueue.redrive(text,integer,text), \
         psqlqueue.revoke_token(text), psqlqueue.send(text,text,text,jsonb,integer,text,text), \
@@ -82,7 +82,7 @@ mod tests {
         );
         assert_eq!(
             executable_by("psqlqueue_t_consumer"),
-            "ack ack_batch extend find_queues get_queue list_queues listen_for nack nack_batch queue_counts queue_stats receive"
+            "ack ack_batch extend find_queues get_queue list_queues listen_for nack nack_batch peek queue_counts queue_stats receive"
         );
         // The admin: every function but those that grant database privileges.
         let not_for_admin = one::<String>(
