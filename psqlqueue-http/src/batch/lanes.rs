@@ -282,6 +282,10 @@ fn spawn_batch<K: Kind>(inner: Arc<Inner>, key: K::Key, batch: Vec<Waiting<K>>) 
             }
             let interests: Vec<Weak<()>> = batch.iter().map(|w| w.interest.clone()).collect();
             let items = batch.into_iter().map(|waiting| waiting.item).collect();
+            let mut unwinding = Unwinding::<K> {
+                inner: Some(inner.clone()),
+                key: key.clone(),
+            };
             // Dropping the run cancels its statement: only when nobody waits for it.
             tokio::select! {
                 biased;
@@ -290,12 +294,34 @@ fn spawn_batch<K: Kind>(inner: Arc<Inner>, key: K::Key, batch: Vec<Waiting<K>>) 
                 }
                 () = K::run(&inner, &key, items) => {}
             }
+            // Ended normally: the turn ends here, below.
+            unwinding.inner = None;
             match finished::<K>(&inner, &key) {
                 Some(formed) => batch = formed,
                 None => return,
             }
         }
     });
+}
+
+/// Ends a batch's turn in its lane when its task unwinds instead (a panic while it ran; its
+/// requests' handlers answer 500 as their replies drop): the lane's count of batches in flight
+/// goes down and what formed behind it starts, so one panic never leaves a queue's later
+/// requests waiting for a turn that cannot come.
+struct Unwinding<K: Kind> {
+    /// `None` once the batch ended normally.
+    inner: Option<Arc<Inner>>,
+    key: K::Key,
+}
+
+impl<K: Kind> Drop for Unwinding<K> {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take()
+            && let Some(batch) = finished::<K>(&inner, &self.key)
+        {
+            spawn_batch::<K>(inner, self.key.clone(), batch);
+        }
+    }
 }
 
 /// Resolves when no handler waits for any request of the batch any more (each left before

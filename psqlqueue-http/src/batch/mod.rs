@@ -361,6 +361,8 @@ impl Verdict {
     pub(super) fn of(error: &tokio_postgres::Error, element: Option<usize>) -> Verdict {
         match error.as_db_error() {
             None => Verdict::Unknown,
+            // A backend ending its session may have committed before it said so: no retry.
+            Some(db) if matches!(db.severity(), "FATAL" | "PANIC") => Verdict::Unknown,
             Some(db) => Verdict::judge(db.code().code(), element),
         }
     }
@@ -373,6 +375,9 @@ impl Verdict {
             // Serialization failures and deadlocks may come of the grouping itself (two batches
             // taking the same deduplication ids in another order): alone, each may pass.
             _ if code.starts_with("40") => Verdict::Singly,
+            // A lock or statement timeout is one request's wait (a row or deduplication id an
+            // open transaction holds), not the database's state: alone, the others pass.
+            _ if code == "55P03" || code == "57014" => Verdict::Singly,
             _ if transient(code) => Verdict::Unavailable,
             _ => Verdict::Singly,
         }
@@ -444,8 +449,11 @@ mod unit {
         // Deadlock or serialization failure between batches: each alone.
         assert_eq!(Verdict::judge("40P01", None), Verdict::Singly);
         assert_eq!(Verdict::judge("40001", Some(1)), Verdict::Singly);
-        // The database going away, out of connections, a timeout: 503 for all.
-        for code in ["57P01", "08006", "53300", "57014", "55P03", "25006"] {
+        // A lock or statement timeout: one request's wait, so each alone.
+        assert_eq!(Verdict::judge("55P03", None), Verdict::Singly);
+        assert_eq!(Verdict::judge("57014", Some(0)), Verdict::Singly);
+        // The database going away, out of connections: 503 for all.
+        for code in ["57P01", "08006", "53300", "25006"] {
             assert_eq!(Verdict::judge(code, None), Verdict::Unavailable, "{code}");
         }
     }

@@ -243,6 +243,45 @@ async fn a_bad_send_in_a_batch_is_refused_alone_and_the_rest_are_written_by_a_re
 }
 
 #[tokio::test]
+async fn a_send_waiting_on_a_lock_fails_alone_not_with_its_batch() {
+    // An open SQL transaction holds deduplication id "k" (an outbox writing in its own
+    // transaction): sends repeating it wait for that lock until the lock timeout. A batch that
+    // holds one of them rolls back with 55P03; its other requests must still be written.
+    let app = spawn_app_with(&[("PSQLQUEUE_BATCH_MAX_WAIT_MICROS", "100000")]).await;
+    create_queue(&app, "q", 30).await;
+    let holder = app.db().connect().await;
+    holder
+        .batch_execute("BEGIN; SELECT psqlqueue.send('q', 'held', deduplication_id => 'k')")
+        .await
+        .expect("hold k");
+    let url = format!("{}/v1/queues/q/messages", app.base);
+    let send = |body: Value| tokio::spawn(post(app.http.clone(), url.clone(), body.to_string()));
+    // Alone (the lane is idle), it waits on k; the three behind it form a batch.
+    let first = send(json!({"body": "first", "deduplication_id": "k"}));
+    wait_for_waiters(&app, 1).await;
+    let batch = [
+        send(json!({"body": "a"})),
+        send(json!({"body": "repeat", "deduplication_id": "k"})),
+        send(json!({"body": "b"})),
+    ];
+    wait_for_waiters(&app, 2).await;
+    let mut statuses = Vec::new();
+    for task in batch {
+        statuses.push(task.await.expect("a send").0);
+    }
+    assert_eq!(
+        statuses,
+        [201, 503, 201],
+        "only the send waiting on k fails"
+    );
+    assert_eq!(first.await.expect("first").0, 503);
+    holder.batch_execute("ROLLBACK").await.expect("rollback");
+    let bodies: HashSet<String> = stored(&app, "q").await.into_iter().map(|r| r.1).collect();
+    assert_eq!(bodies, HashSet::from(["a".to_owned(), "b".to_owned()]));
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn each_client_sees_its_sends_in_its_order() {
     const CLIENTS: usize = 8;
     const SENDS: usize = 150;
@@ -523,25 +562,45 @@ async fn a_shutdown_answers_the_requests_waiting_in_a_batch() {
     create_queue(&app, "q", 30).await;
     let locker = lock_queues(&app).await;
     let url = format!("{}/v1/queues/q/messages", app.base);
+    // Each send: its status, or None when it never reached the server (one that connects
+    // after the shutdown began is refused, as it should be: only the accepted must be answered).
     let sends: Vec<_> = (0..20)
         .map(|i| {
             let (http, url) = (reqwest::Client::new(), url.clone());
             tokio::spawn(async move {
-                post(http, url, json!({"body": format!("{i}")}).to_string())
+                match http
+                    .post(url)
+                    .header("Content-Type", "application/json")
+                    .body(json!({"body": format!("{i}")}).to_string())
+                    .send()
                     .await
-                    .0
+                {
+                    Ok(response) => Some(response.status().as_u16()),
+                    Err(error) if error.is_connect() => None,
+                    Err(error) => panic!("a send accepted but not answered: {error}"),
+                }
             })
         })
         .collect();
+    // The first send alone and a batch behind it wait on the lock: both were accepted.
     wait_for_waiters(&app, 2).await;
     app.signal_terminate();
     tokio::time::sleep(Duration::from_millis(300)).await;
     drop(locker);
+    let mut answered = 0;
     for send in sends {
-        assert_eq!(send.await.expect("a send"), 201);
+        if let Some(status) = send.await.expect("a send") {
+            assert_eq!(status, 201);
+            answered += 1;
+        }
     }
+    assert!(answered >= 2, "the waiting sends were answered: {answered}");
     assert!(app.wait_exit(), "a clean exit");
-    assert_eq!(stored(&app, "q").await.len(), 20);
+    assert_eq!(
+        stored(&app, "q").await.len(),
+        answered,
+        "every 201 stored, nothing else"
+    );
     app.stop().await;
 }
 
