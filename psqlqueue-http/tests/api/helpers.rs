@@ -31,41 +31,53 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     start(url, Some(db), extra).await
 }
 
-/// Starts a server on `db_url`; it owns (and `stop` drops) `db` when given.
+/// Starts a server on `db_url`; it owns (and `stop` drops) `db` when given. A server that
+/// exits before it is healthy is started again on fresh ports (up to three times): a port
+/// `free_port` found free may be taken by someone else before the server binds it.
 async fn start(db_url: String, db: Option<TestDb>, extra: &[(&str, &str)]) -> TestApp {
-    let (port, metrics_port) = (free_port(), free_port());
-    let mut command = Command::new(env!("CARGO_BIN_EXE_psqlqueue"));
-    command
-        .arg("server")
-        .env("PSQLQUEUE_DATABASE_URL", &db_url)
-        .env("PSQLQUEUE_SERVER_HOST", "127.0.0.1")
-        .env("PSQLQUEUE_SERVER_PORT", port.to_string())
-        .env("PSQLQUEUE_METRICS_HOST", "127.0.0.1")
-        .env("PSQLQUEUE_METRICS_PORT", metrics_port.to_string())
-        .env("PSQLQUEUE_LOG_LEVEL", "warn")
-        .stdout(Stdio::null());
-    for (key, value) in extra {
-        command.env(key, value);
-    }
-    let child = command.spawn().expect("start psqlqueue server");
-    let app = TestApp {
-        base: format!("http://127.0.0.1:{port}"),
-        metrics: format!("http://127.0.0.1:{metrics_port}"),
-        http: Client::new(),
-        child,
-        db_url,
-        db,
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(r) = app.http.get(format!("{}/healthz", app.base)).send().await
-            && r.status() == 200
-        {
-            return app;
+    let http = Client::new();
+    for _ in 0..3 {
+        let (port, metrics_port) = (free_port(), free_port());
+        let mut command = Command::new(env!("CARGO_BIN_EXE_psqlqueue"));
+        command
+            .arg("server")
+            .env("PSQLQUEUE_DATABASE_URL", &db_url)
+            .env("PSQLQUEUE_SERVER_HOST", "127.0.0.1")
+            .env("PSQLQUEUE_SERVER_PORT", port.to_string())
+            .env("PSQLQUEUE_METRICS_HOST", "127.0.0.1")
+            .env("PSQLQUEUE_METRICS_PORT", metrics_port.to_string())
+            .env("PSQLQUEUE_LOG_LEVEL", "warn")
+            .stdout(Stdio::null());
+        for (key, value) in extra {
+            command.env(key, value);
         }
-        assert!(Instant::now() < deadline, "server did not become healthy");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut child = command.spawn().expect("start psqlqueue server");
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(r) = http.get(format!("{base}/healthz")).send().await
+                && r.status() == 200
+            {
+                return TestApp {
+                    base,
+                    metrics: format!("http://127.0.0.1:{metrics_port}"),
+                    http,
+                    child,
+                    db_url,
+                    db,
+                };
+            }
+            if child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                panic!("server did not become healthy");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
+    panic!("server exited before it was healthy, three times");
 }
 
 /// Starts `psqlqueue server` on a database the caller owns (another cluster, say).
