@@ -229,7 +229,11 @@ BEGIN
     )
     SELECT array_agg(done.id) INTO acked FROM done;
     IF cardinality(acked) = cardinality(ack_batch.message_ids) THEN
-        RETURN QUERY SELECT e.id, 'acked' FROM unnest(ack_batch.message_ids) AS e(id);
+        -- RETURN NEXT runs no query, where RETURN QUERY would start one.
+        status := 'acked';
+        FOREACH message_id IN ARRAY ack_batch.message_ids LOOP
+            RETURN NEXT;
+        END LOOP;
     ELSE
         RETURN QUERY SELECT * FROM psqlqueue.batch_outcome(ack_batch.queue, ack_batch.message_ids, acked, 'acked');
     END IF;
@@ -266,7 +270,10 @@ BEGIN
     )
     SELECT array_agg(done.id) INTO nacked FROM done;
     IF cardinality(nacked) = cardinality(nack_batch.message_ids) THEN
-        RETURN QUERY SELECT e.id, 'nacked' FROM unnest(nack_batch.message_ids) AS e(id);
+        status := 'nacked';
+        FOREACH message_id IN ARRAY nack_batch.message_ids LOOP
+            RETURN NEXT;
+        END LOOP;
     ELSE
         RETURN QUERY SELECT * FROM psqlqueue.batch_outcome(nack_batch.queue, nack_batch.message_ids, nacked, 'nacked');
     END IF;
