@@ -10,7 +10,7 @@ use crate::config::DatabaseArgs;
 use crate::error::ApiError;
 use crate::models::{Page, PageParams};
 use crate::startup::StartupError;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Status};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Status};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,17 +32,21 @@ pub(crate) struct Db {
     health: Pool,
 }
 
-/// Cancels the statement in flight when dropped before [`CancelOnDrop::disarm`]: a request
-/// dropped mid-statement (timed out, or its client gone) leaves nothing running. (Also used by
-/// the batcher's statements, which a batch abandoned by all its clients drops.)
-pub(crate) struct CancelOnDrop(Option<CancelToken>);
+/// A statement in flight on a pooled connection. Dropped before [`CancelOnDrop::disarm`] (its
+/// request timed out, its client went away, or every client of a batch left), it cancels the
+/// statement and closes the connection rather than giving it back to the pool: a cancel reaches
+/// its backend on a connection of its own, some time later, and on a connection that had gone
+/// back to the pool it could stop whatever statement the next request runs there.
+pub(crate) struct CancelOnDrop(Option<(CancelToken, Arc<Object>)>);
 
 impl CancelOnDrop {
-    /// Armed: dropped before `disarm`, it cancels what the connection of `token` runs.
-    pub(crate) fn new(token: CancelToken) -> CancelOnDrop {
-        CancelOnDrop(Some(token))
+    /// Armed over `client`, the connection the statement runs on (the caller keeps its own
+    /// handle for the statement; both go when the request's future is dropped).
+    pub(crate) fn new(client: &Arc<Object>) -> CancelOnDrop {
+        CancelOnDrop(Some((client.cancel_token(), Arc::clone(client))))
     }
 
+    /// The statement was answered: the connection goes back to the pool as usual.
     pub(crate) fn disarm(mut self) {
         self.0 = None;
     }
@@ -50,9 +54,24 @@ impl CancelOnDrop {
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
-        if let Some(token) = self.0.take() {
+        if let Some((token, mut client)) = self.0.take() {
             tokio::spawn(async move {
                 let _ = token.cancel_query(NoTls).await;
+                // The caller's handle goes with its future, dropped with this guard (so at
+                // once, in practice); then the connection leaves the pool for good: dropping
+                // it closes it, which also ends any transaction it was in.
+                for _ in 0..1000 {
+                    match Arc::try_unwrap(client) {
+                        Ok(object) => {
+                            drop(Object::take(object));
+                            return;
+                        }
+                        Err(shared) => {
+                            client = shared;
+                            tokio::task::yield_now().await;
+                        }
+                    }
+                }
             });
         }
     }
@@ -85,9 +104,9 @@ impl Db {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, ApiError> {
-        let client = self.pool.get().await?;
+        let client = Arc::new(self.pool.get().await?);
         let statement = client.prepare_cached(sql).await?;
-        let guard = CancelOnDrop(Some(client.cancel_token()));
+        let guard = CancelOnDrop::new(&client);
         let rows = client.query(&statement, params).await;
         guard.disarm();
         Ok(rows?)
@@ -99,9 +118,9 @@ impl Db {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Row, ApiError> {
-        let client = self.pool.get().await?;
+        let client = Arc::new(self.pool.get().await?);
         let statement = client.prepare_cached(sql).await?;
-        let guard = CancelOnDrop(Some(client.cancel_token()));
+        let guard = CancelOnDrop::new(&client);
         let row = client.query_one(&statement, params).await;
         guard.disarm();
         Ok(row?)

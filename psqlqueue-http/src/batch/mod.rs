@@ -323,16 +323,17 @@ pub(super) async fn run_statement(
     sql: &str,
     params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
 ) -> Result<Vec<tokio_postgres::Row>, BatchError> {
-    let client = db
-        .pool()
-        .get()
-        .await
-        .map_err(|e| BatchError::Pool(e.into()))?;
+    let client = Arc::new(
+        db.pool()
+            .get()
+            .await
+            .map_err(|e| BatchError::Pool(e.into()))?,
+    );
     let statement = client
         .prepare_cached(sql)
         .await
         .map_err(BatchError::Statement)?;
-    let guard = CancelOnDrop::new(client.cancel_token());
+    let guard = CancelOnDrop::new(&client);
     let rows = client.query(&statement, params).await;
     guard.disarm();
     rows.map_err(BatchError::Statement)

@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use crate::models::{MessageRequest, PublishRequest};
 use serde::Serialize;
 use serde_json::Value;
+use std::sync::Arc;
 use tokio_postgres::types::Json;
 
 const SEND: &str = "SELECT psqlqueue.send($1, $2, $3, $4, $5, $6, $7)";
@@ -275,26 +276,53 @@ impl Kind for QueuedPublish {
 
 /// Runs the publishes in one transaction, pipelined; commits when every one succeeded.
 async fn publish_together(db: &Db, topic: &str, items: &[QueuedPublish]) -> Publishing {
-    let failed = |error: tokio_postgres::Error, element: Option<usize>| {
-        Publishing::Failed(Verdict::of(&error, element), ApiError::from(error))
-    };
-    let mut client = match db.pool().get().await {
-        Ok(client) => client,
+    let client = match db.pool().get().await {
+        Ok(client) => Arc::new(client),
         Err(error) => return Publishing::Failed(Verdict::Unavailable, error.into()),
     };
-    let token = client.cancel_token();
-    let transaction = match client.transaction().await {
-        Ok(transaction) => transaction,
-        Err(error) => return failed(error, None),
+    // Armed for the whole transaction: dropped mid-way (every client of the batch left), the
+    // statements are cancelled and the connection is closed, which rolls the transaction back.
+    // (BEGIN and COMMIT are sent as statements because the guard shares the connection, and
+    // tokio-postgres's transactions need it to themselves.)
+    let guard = CancelOnDrop::new(&client);
+    let outcome = match client.batch_execute("BEGIN").await {
+        Ok(()) => match publish_pipelined(&client, topic, items).await {
+            Ok(counts) => match client.batch_execute("COMMIT").await {
+                Ok(()) => Publishing::Committed(counts),
+                Err(error) => failed(error, None),
+            },
+            Err(failure) => {
+                // A connection that cannot roll back is broken: the pool drops it.
+                let _ = client.batch_execute("ROLLBACK").await;
+                failure
+            }
+        },
+        Err(error) => failed(error, None),
     };
-    let statement = match transaction.prepare_cached(PUBLISH).await {
-        Ok(statement) => statement,
-        Err(error) => return failed(error, None),
-    };
-    let (transaction_ref, statement) = (&transaction, &statement);
+    guard.disarm();
+    outcome
+}
+
+/// What a failed statement of a publish batch means, and its error.
+fn failed(error: tokio_postgres::Error, element: Option<usize>) -> Publishing {
+    Publishing::Failed(Verdict::of(&error, element), ApiError::from(error))
+}
+
+/// The publishes of a batch, pipelined inside its open transaction: each one's count, or the
+/// first failure.
+async fn publish_pipelined(
+    client: &deadpool_postgres::Object,
+    topic: &str,
+    items: &[QueuedPublish],
+) -> Result<Vec<i32>, Publishing> {
+    let statement = client
+        .prepare_cached(PUBLISH)
+        .await
+        .map_err(|error| failed(error, None))?;
+    let statement = &statement;
     let calls = items.iter().map(|publish| async move {
         let req = &publish.request;
-        transaction_ref
+        client
             .query_one(
                 statement,
                 &[
@@ -308,35 +336,29 @@ async fn publish_together(db: &Db, topic: &str, items: &[QueuedPublish]) -> Publ
             )
             .await
     });
-    // Dropped mid-way (every client of the batch left), the statements are cancelled and the
-    // transaction rolls back. Disarmed as soon as they are answered: a cancel sent later would
-    // hit whatever the connection runs next.
-    let guard = CancelOnDrop::new(token);
     let results = join_all(calls.collect()).await;
-    guard.disarm();
     let mut counts = Vec::with_capacity(results.len());
     for (index, result) in results.into_iter().enumerate() {
         match result {
             Ok(row) => match row.try_get::<_, i32>(0) {
                 Ok(count) => counts.push(count),
                 // Not a count (a bug): nothing is committed, and every publish answers 500.
-                Err(error) => return Publishing::Failed(Verdict::Unavailable, unreadable(error)),
+                Err(error) => {
+                    return Err(Publishing::Failed(Verdict::Unavailable, unreadable(error)));
+                }
             },
             // The first failure is the one that counts: those after it only say that the
-            // transaction had already failed (25P02). Rolled back when dropped.
+            // transaction had already failed (25P02).
             Err(error) => {
                 // A rule broken by this publish (class 22) is its own; anything else is the
                 // database's or the topic's, judged as a whole.
                 let code = error.as_db_error().map(|db| db.code().code().to_owned());
                 let element = code.filter(|c| c.starts_with("22")).map(|_| index);
-                return failed(error, element);
+                return Err(failed(error, element));
             }
         }
     }
-    match transaction.commit().await {
-        Ok(()) => Publishing::Committed(counts),
-        Err(error) => failed(error, None),
-    }
+    Ok(counts)
 }
 
 /// Runs each publish alone, concurrently.

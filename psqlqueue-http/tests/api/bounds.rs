@@ -118,6 +118,95 @@ async fn a_request_past_its_deadline_is_503_and_its_statement_is_cancelled() {
     app.stop().await;
 }
 
+/// The backend of this database waiting for a lock, other than the locker's own.
+async fn waiting_backend(app: &TestApp) -> Option<i32> {
+    app.db()
+        .connect()
+        .await
+        .query_opt(
+            "SELECT pid FROM pg_stat_activity
+              WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            &[],
+        )
+        .await
+        .expect("pg_stat_activity")
+        .map(|row| row.get(0))
+}
+
+/// A cancel reaches its backend later, on a connection of its own: had the connection gone back
+/// to the pool, it could stop the next request's statement there. So the connection of a
+/// cancelled statement is closed, and the next request gets a new one.
+#[tokio::test]
+async fn the_connection_of_a_cancelled_statement_is_closed_not_reused() {
+    let app = spawn_app_with(&[
+        ("PSQLQUEUE_SERVER_REQUEST_TIMEOUT_SECONDS", "1"),
+        ("PSQLQUEUE_DATABASE_STATEMENT_TIMEOUT_MS", "60000"),
+        ("PSQLQUEUE_DATABASE_LOCK_TIMEOUT_MS", "60000"),
+        ("PSQLQUEUE_DATABASE_MIN_CONNS", "1"),
+        ("PSQLQUEUE_DATABASE_MAX_CONNS", "1"),
+    ])
+    .await;
+    create_queue(&app, "q", 30).await;
+    let locker = lock_queues(&app).await;
+    let send = {
+        let app_base = app.base.clone();
+        tokio::spawn(async move {
+            reqwest::Client::new()
+                .post(format!("{app_base}/v1/queues/q/messages"))
+                .body(r#"{"body": "b"}"#)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        })
+    };
+    // The pool's one connection, waiting for the lock.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let backend = loop {
+        if let Some(pid) = waiting_backend(&app).await {
+            break pid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the send never waited for the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        send.await.expect("join").expect("answer"),
+        503,
+        "past its deadline"
+    );
+    let gone = "SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE pid = $1)";
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let closed: bool = app
+            .db()
+            .connect()
+            .await
+            .query_one(gone, &[&backend])
+            .await
+            .expect("pg_stat_activity")
+            .get(0);
+        if closed {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the connection went back to the pool"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(locker);
+    assert_eq!(
+        app.post("/v1/queues/q/messages", r#"{"body": "b"}"#)
+            .await
+            .0,
+        201,
+        "a new connection serves the next request"
+    );
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_full_pool_is_503_after_the_pool_timeout_and_health_answers_meanwhile() {
     let app = spawn_app_with(&[
