@@ -34,9 +34,9 @@ pub(crate) struct Db {
 
 /// A statement in flight on a pooled connection. Dropped before [`CancelOnDrop::disarm`] (its
 /// request timed out, its client went away, or every client of a batch left), it cancels the
-/// statement and closes the connection rather than giving it back to the pool: a cancel reaches
-/// its backend on a connection of its own, some time later, and on a connection that had gone
-/// back to the pool it could stop whatever statement the next request runs there.
+/// statement and keeps the connection from serving anyone else until the cancel has landed: a
+/// cancel reaches its backend on a connection of its own, some time later, and on a connection
+/// already back in the pool it could stop whatever statement the next request runs there.
 pub(crate) struct CancelOnDrop(Option<(CancelToken, Arc<Object>)>);
 
 impl CancelOnDrop {
@@ -54,23 +54,20 @@ impl CancelOnDrop {
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
-        if let Some((token, mut client)) = self.0.take() {
+        if let Some((token, client)) = self.0.take() {
             tokio::spawn(async move {
                 let _ = token.cancel_query(NoTls).await;
-                // The caller's handle goes with its future, dropped with this guard (so at
-                // once, in practice); then the connection leaves the pool for good: dropping
-                // it closes it, which also ends any transaction it was in.
-                for _ in 0..1000 {
-                    match Arc::try_unwrap(client) {
-                        Ok(object) => {
-                            drop(Object::take(object));
-                            return;
-                        }
-                        Err(shared) => {
-                            client = shared;
-                            tokio::task::yield_now().await;
-                        }
-                    }
+                // The cancel was delivered before this is sent, so the backend has taken it
+                // by the time this is answered (stopping the statement, or ignored while
+                // idle), and any transaction the connection was in is over. This handle
+                // keeps the connection out of the pool until then.
+                let _ = client.batch_execute("ROLLBACK").await;
+                // Closed rather than reused when this is the last handle, as it is in
+                // practice (the caller's went with its future): a connection whose request
+                // was abandoned mid-statement is not worth keeping. Otherwise it goes back to
+                // the pool with the caller's handle, safely: the cancel has landed.
+                if let Ok(object) = Arc::try_unwrap(client) {
+                    drop(Object::take(object));
                 }
             });
         }

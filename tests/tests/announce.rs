@@ -166,3 +166,56 @@ async fn queues_are_announced_at_commit_only_while_someone_listens() {
     drop(client);
     db.drop_db().await;
 }
+
+/// listen_for holds its queue's row until it commits, and a send that starts meanwhile waits
+/// for it: the send must then see the new registration and announce itself (wakeup.sql's
+/// handshake). Its look at the registrations must therefore run after it got the queue, in a
+/// statement of its own: a look inside the statement that waited would use that statement's
+/// older snapshot and miss the waiter, who would sleep its whole wait with a message queued.
+/// Checked for send and for send_batch (the sidecar's group commit).
+#[tokio::test]
+async fn a_send_that_waited_for_a_listen_for_announces_itself() {
+    let db = TestDb::new().await;
+    let setup = db.connect().await;
+    setup
+        .batch_execute("SELECT psqlqueue.create_queue('heard', 30, 600)")
+        .await
+        .expect("setup");
+    let (_listening, mut notes) = listener(&db).await;
+    let sends = [
+        "SELECT psqlqueue.send('heard', 'b')",
+        r#"SELECT psqlqueue.send_batch('heard', '[{"body": "b"}, {"body": "c"}]')"#,
+    ];
+    for send in sends {
+        let waiter = db.connect().await;
+        waiter
+            .batch_execute("BEGIN; SELECT psqlqueue.listen_for('heard', 60)")
+            .await
+            .expect("listen_for, not committed");
+        let sender = db.connect().await;
+        let sent = tokio::spawn(async move { sender.batch_execute(send).await });
+        // The send waits for the waiter's hold on the queue...
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let waiting: i64 = setup
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity
+                      WHERE datname = current_database() AND wait_event_type = 'Lock'
+                        AND query LIKE 'SELECT psqlqueue.send%'",
+                    &[],
+                )
+                .await
+                .expect("pg_stat_activity")
+                .get(0);
+            if waiting == 1 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{send}: never waited");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // ... which ends when the registration commits.
+        waiter.batch_execute("COMMIT").await.expect("commit");
+        sent.await.expect("join").expect(send);
+        assert_eq!(heard(&mut notes).await, vec!["heard"], "{send}");
+    }
+}

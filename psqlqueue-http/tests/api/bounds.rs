@@ -118,14 +118,15 @@ async fn a_request_past_its_deadline_is_503_and_its_statement_is_cancelled() {
     app.stop().await;
 }
 
-/// The backend of this database waiting for a lock, other than the locker's own.
+/// The backend of this database whose send waits for a lock.
 async fn waiting_backend(app: &TestApp) -> Option<i32> {
     app.db()
         .connect()
         .await
         .query_opt(
             "SELECT pid FROM pg_stat_activity
-              WHERE datname = current_database() AND wait_event_type = 'Lock'",
+              WHERE datname = current_database() AND wait_event_type = 'Lock'
+                AND query LIKE 'SELECT psqlqueue.send%'",
             &[],
         )
         .await
@@ -144,6 +145,9 @@ async fn the_connection_of_a_cancelled_statement_is_closed_not_reused() {
         ("PSQLQUEUE_DATABASE_LOCK_TIMEOUT_MS", "60000"),
         ("PSQLQUEUE_DATABASE_MIN_CONNS", "1"),
         ("PSQLQUEUE_DATABASE_MAX_CONNS", "1"),
+        // Nothing else on the pool's one connection.
+        ("PSQLQUEUE_UI_SAMPLE_SECONDS", "0"),
+        ("PSQLQUEUE_SWEEP_INTERVAL_SECONDS", "0"),
     ])
     .await;
     create_queue(&app, "q", 30).await;
