@@ -2,7 +2,7 @@
 //! with `Retry-After` within its bound plus a second, the statement does not stay behind, and
 //! the health check still answers. Silent connections are closed; HEAD never leases.
 
-use crate::helpers::{TestApp, create_queue, spawn_app, spawn_app_on, spawn_app_with};
+use crate::helpers::{TestApp, create_queue, spawn_app, spawn_app_on, spawn_app_with, wait_for};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
@@ -164,42 +164,34 @@ async fn the_connection_of_a_cancelled_statement_is_closed_not_reused() {
         })
     };
     // The pool's one connection, waiting for the lock.
-    let deadline = Instant::now() + Duration::from_secs(2);
-    let backend = loop {
-        if let Some(pid) = waiting_backend(&app).await {
-            break pid;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the send never waited for the lock"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let backend = wait_for(
+        "the send to wait for the lock",
+        Duration::from_secs(2),
+        async || waiting_backend(&app).await,
+    )
+    .await;
     assert_eq!(
         send.await.expect("join").expect("answer"),
         503,
         "past its deadline"
     );
     let gone = "SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE pid = $1)";
-    let deadline = Instant::now() + Duration::from_secs(2);
-    loop {
-        let closed: bool = app
-            .db()
-            .connect()
-            .await
-            .query_one(gone, &[&backend])
-            .await
-            .expect("pg_stat_activity")
-            .get(0);
-        if closed {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the connection went back to the pool"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for(
+        "the connection to close (not to go back to the pool)",
+        Duration::from_secs(2),
+        async || {
+            let closed: bool = app
+                .db()
+                .connect()
+                .await
+                .query_one(gone, &[&backend])
+                .await
+                .expect("pg_stat_activity")
+                .get(0);
+            closed.then_some(())
+        },
+    )
+    .await;
     drop(locker);
     assert_eq!(
         app.post("/v1/queues/q/messages", r#"{"body": "b"}"#)
