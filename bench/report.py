@@ -4,6 +4,7 @@
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -414,9 +415,17 @@ if plan:
                 "taking the limit (the scan's `actual rows`)")
     else:
         head = "the head is an index range scan that stops at the limit, with no sort over the backlog"
+    # Whether the lease probes the primary key for the head's ids, or reads the queue's key prefix
+    # and filters (the generic plan takes the queue for the average one of 10 messages).
+    if re.search(r"Index Cond: .*\bid = ANY", plan):
+        lease = "the rows to lease are found by primary-key probes for that array"
+    else:
+        lease = ("the rows to lease are found by reading the queue's primary-key prefix and keeping the head's "
+                 "ids (the generic plan takes this queue for the average one of 10 messages, so its prefix looks "
+                 "as short as ten probes: `Rows Removed by Join Filter`)")
     w("\nThe plan receive runs, as auto_explain logged it inside the function (its cached generic plan, "
       f"with 10k other queues and their messages present): {head}; the head's ids are locked into an array, and "
-      "the rows to lease are found by primary-key probes for that array. Expired messages are not part of the "
+      f"{lease}. Expired messages are not part of the "
       "head; receive leaves them to the sweep (below). Costs are the planner's guesses for a generic plan; "
       "`actual rows` is what ran:\n")
     w("```\n" + plan + "\n```")
