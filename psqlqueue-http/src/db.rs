@@ -52,6 +52,21 @@ impl CancelOnDrop {
     }
 }
 
+/// Runs `sql` (prepared once per connection) on a pooled connection under a [`CancelOnDrop`]
+/// guard: the one way a statement is run for a request or a batch that may be dropped.
+pub(crate) async fn query_guarded(
+    client: Object,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>, tokio_postgres::Error> {
+    let client = Arc::new(client);
+    let statement = client.prepare_cached(sql).await?;
+    let guard = CancelOnDrop::new(&client);
+    let rows = client.query(&statement, params).await;
+    guard.disarm();
+    rows
+}
+
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
         if let Some((token, client)) = self.0.take() {
@@ -101,12 +116,8 @@ impl Db {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, ApiError> {
-        let client = Arc::new(self.pool.get().await?);
-        let statement = client.prepare_cached(sql).await?;
-        let guard = CancelOnDrop::new(&client);
-        let rows = client.query(&statement, params).await;
-        guard.disarm();
-        Ok(rows?)
+        let client = self.pool.get().await?;
+        Ok(query_guarded(client, sql, params).await?)
     }
 
     /// Runs one statement that returns exactly one row.

@@ -27,7 +27,7 @@ mod sends;
 mod timer;
 
 use crate::config::BatchArgs;
-use crate::db::{CancelOnDrop, Db};
+use crate::db::{Db, query_guarded};
 use crate::error::{ApiError, transient};
 use crate::metrics::Metrics;
 use crate::models::{MessageRequest, PublishRequest};
@@ -323,20 +323,14 @@ pub(super) async fn run_statement(
     sql: &str,
     params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
 ) -> Result<Vec<tokio_postgres::Row>, BatchError> {
-    let client = Arc::new(
-        db.pool()
-            .get()
-            .await
-            .map_err(|e| BatchError::Pool(e.into()))?,
-    );
-    let statement = client
-        .prepare_cached(sql)
+    let client = db
+        .pool()
+        .get()
         .await
-        .map_err(BatchError::Statement)?;
-    let guard = CancelOnDrop::new(&client);
-    let rows = client.query(&statement, params).await;
-    guard.disarm();
-    rows.map_err(BatchError::Statement)
+        .map_err(|e| BatchError::Pool(e.into()))?;
+    query_guarded(client, sql, params)
+        .await
+        .map_err(BatchError::Statement)
 }
 
 /// What a failed batch statement means for the requests in it.
