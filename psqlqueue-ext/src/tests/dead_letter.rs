@@ -142,6 +142,31 @@ mod tests {
     }
 
     #[pg_test]
+    fn a_last_attempt_leased_with_no_visibility_timeout_is_delivered_not_moved() {
+        run("SELECT psqlqueue.create_queue('dlq', 30, 600)");
+        run("SELECT psqlqueue.create_queue('q', 30, 600, 0, 1, 'dlq')");
+        let id = one::<String>("SELECT psqlqueue.send('q', 'p')");
+        // Its first and last lease ends the moment it starts: the receive returns it (short of
+        // its limit, so it then looks for spent messages) and must not move what it returned.
+        let got =
+            one::<String>("SELECT string_agg(id, ',') FROM psqlqueue.receive('q', NULL, 10, 0)");
+        assert_eq!(got, id);
+        let row = one::<String>(&format!(
+            "SELECT format('%s|%s', queue_id, delivery_attempts) FROM psqlqueue.messages WHERE id = '{id}'"
+        ));
+        assert_eq!(row, "q|1");
+        // The next receive that reaches it moves it, exactly once.
+        assert!(receive_ids("q", None, 10).is_empty());
+        assert_eq!(
+            one::<String>(&format!(
+                "SELECT format('%s|%s|%s', queue_id, delivery_attempts, source_queue_id)
+                   FROM psqlqueue.messages WHERE id = '{id}'"
+            )),
+            "dlq|0|q"
+        );
+    }
+
+    #[pg_test]
     fn redrive_moves_to_the_source_or_a_target_and_skips_what_it_cannot() {
         run("SELECT psqlqueue.create_queue('dlq', 30, 600)");
         run("SELECT psqlqueue.create_queue('a', 30, 600, 0, 1, 'dlq')");
