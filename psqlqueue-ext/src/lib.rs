@@ -2,15 +2,17 @@
 //!
 //! The queue logic is SQL (files under `sql/`, included here in dependency order) because the
 //! hot paths are single statements whose plans PL/pgSQL caches; Rust supplies what SQL lacks:
-//! monotonic ULID message ids (`id.rs`), lease receipts (`receipt.rs`), API tokens
-//! (`token.rs`), the subscription filter validator and evaluator (`filter.rs`) and the
-//! background worker that runs the retention sweep (`worker.rs`).
+//! monotonic ULID message ids (`id.rs`), lease receipts (`receipt.rs`), send_batch's fast check
+//! of a batch (`batch.rs`), API tokens (`token.rs`), the subscription filter validator and
+//! evaluator (`filter.rs`) and the background worker that runs the retention sweep
+//! (`worker.rs`).
 
 // Panics become PostgreSQL errors (pgrx catches them), but an unwrap is still a bug to avoid.
 #![cfg_attr(not(any(test, feature = "pg_test")), deny(clippy::unwrap_used))]
 
 use pgrx::prelude::*;
 
+mod batch;
 mod filter;
 mod id;
 mod receipt;
@@ -33,7 +35,12 @@ extension_sql_file!("../sql/wakeup.sql", name = "wakeup", requires = ["queue"]);
 extension_sql_file!(
     "../sql/message.sql",
     name = "message",
-    requires = ["wakeup", "ulid_comment", "receipt_comment"]
+    requires = [
+        "wakeup",
+        "ulid_comment",
+        "receipt_comment",
+        batch::batch_is_plain
+    ]
 );
 extension_sql_file!("../sql/lease.sql", name = "lease", requires = ["message"]);
 extension_sql_file!("../sql/groups.sql", name = "groups", requires = ["wakeup"]);

@@ -11,12 +11,13 @@ use tokio_postgres::Client;
 /// Every released version before this one whose upgrade path is tested.
 const PREVIOUS: &[&str] = &[
     "0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.5.0", "0.6.0", "0.7.0", "0.8.0", "0.9.0", "0.10.0",
+    "0.11.0",
 ];
 
 /// One line per property of the extension's objects, sorted, so two databases compare as
 /// lists: member objects, function definitions (body, volatility, SET options), triggers,
-/// columns, constraints (with their comments), indexes, storage options, comments, privileges
-/// and dump configuration.
+/// columns (with their collations), constraints (with their comments), indexes, storage
+/// options, comments, privileges and dump configuration.
 const CATALOG: &str = r"
 SELECT line FROM (
     SELECT 'member ' || pg_describe_object(d.classid, d.objid, d.objsubid)
@@ -37,8 +38,9 @@ SELECT line FROM (
       FROM pg_trigger AS t JOIN pg_class AS c ON c.oid = t.tgrelid
      WHERE c.relnamespace = 'psqlqueue'::regnamespace AND NOT t.tgisinternal
     UNION ALL
-    SELECT format('column %s.%s %s not null %s default %s comment %s', c.relname, a.attname,
-                  format_type(a.atttypid, a.atttypmod), a.attnotnull,
+    SELECT format('column %s.%s %s collate %s not null %s default %s comment %s', c.relname, a.attname,
+                  format_type(a.atttypid, a.atttypmod), coalesce(nullif(a.attcollation, 0)::regcollation::text, '-'),
+                  a.attnotnull,
                   coalesce(pg_get_expr(ad.adbin, ad.adrelid), '-'),
                   coalesce(col_description(c.oid, a.attnum), '-'))
       FROM pg_class AS c

@@ -117,6 +117,151 @@ mod tests {
     }
 
     #[pg_test]
+    fn batch_is_plain_agrees_with_the_sql_rules() {
+        // One message object per case, each at or just past a boundary of the rules.
+        let long = |text: &str, times: usize| format!("repeat('{text}', {times})");
+        let mut elements: Vec<String> = [
+            r#"{"body": "b"}"#,
+            r#"{}"#,
+            r#"{"body": ""}"#,
+            r#"{"body": 1}"#,
+            r#"{"body": null}"#,
+            r#"{"body": "b", "label": null}"#,
+            r#"{"body": "b", "label": ""}"#,
+            r#"{"body": "b", "label": 1}"#,
+            r#"{"body": "b", "attributes": null}"#,
+            r#"{"body": "b", "attributes": {}}"#,
+            r#"{"body": "b", "attributes": []}"#,
+            r#"{"body": "b", "attributes": "s"}"#,
+            r#"{"body": "b", "attributes": {"k": "v"}}"#,
+            r#"{"body": "b", "attributes": {"k": 1}}"#,
+            r#"{"body": "b", "attributes": {"k": null}}"#,
+            r#"{"body": "b", "attributes": {"k": {}}}"#,
+            r#"{"body": "b", "attributes": {"k": ["v"]}}"#,
+            r#"{"body": "b", "attributes": {"k": true}}"#,
+            r#"{"body": "b", "attributes": {"": "v"}}"#,
+            r#"{"body": "b", "attributes": {"k": ""}}"#,
+            r#"{"body": "b", "group_id": null}"#,
+            r#"{"body": "b", "group_id": ""}"#,
+            r#"{"body": "b", "group_id": "g"}"#,
+            r#"{"body": "b", "group_id": 1}"#,
+            r#"{"body": "b", "deduplication_id": null}"#,
+            r#"{"body": "b", "deduplication_id": "d"}"#,
+            r#"{"body": "b", "deduplication_id": ""}"#,
+            r#"{"body": "b", "deduplication_id": 1}"#,
+            r#"{"body": "b", "delay_seconds": null}"#,
+            r#"{"body": "b", "delay_seconds": 0}"#,
+            r#"{"body": "b", "delay_seconds": -1}"#,
+            r#"{"body": "b", "delay_seconds": 1.5}"#,
+            r#"{"body": "b", "delay_seconds": "5"}"#,
+            r#"{"body": "b", "x": 1}"#,
+            r#"{"Body": "b"}"#,
+            r#"{"body": "b", "label": "l", "attributes": {"a": "1", "b": "2"}, "group_id": "g"}"#,
+            r#"["body", "b"]"#,
+            r#""body""#,
+            r#"1"#,
+            r#"null"#,
+            r#"[]"#,
+        ]
+        .iter()
+        .map(|json| format!("'{json}'::jsonb"))
+        .collect();
+        // Lengths: bytes for the body, characters for the rest, in one- and two-byte characters.
+        for (field, limit) in [("label", 128), ("group_id", 128)] {
+            for text in ["x", "é"] {
+                for times in [limit, limit + 1] {
+                    elements.push(format!(
+                        "jsonb_build_object('body', 'b', '{field}', {})",
+                        long(text, times)
+                    ));
+                }
+            }
+        }
+        for body in [
+            long("x", 1_048_576),
+            long("x", 1_048_577),
+            long("é", 524_288),
+            format!("{} || 'x'", long("é", 524_288)),
+        ] {
+            elements.push(format!("jsonb_build_object('body', {body})"));
+        }
+        for text in ["x", "é"] {
+            for times in [256, 257] {
+                elements.push(format!(
+                    "jsonb_build_object('body', 'b', 'attributes', jsonb_build_object({}, 'v'))",
+                    long(text, times)
+                ));
+            }
+            for times in [1024, 1025] {
+                elements.push(format!(
+                    "jsonb_build_object('body', 'b', 'attributes', jsonb_build_object('k', {}))",
+                    long(text, times)
+                ));
+            }
+        }
+        for count in [100, 101] {
+            elements.push(format!(
+                "jsonb_build_object('body', 'b', 'attributes', (SELECT jsonb_object_agg('k' || i, 'v') FROM generate_series(1, {count}) AS i))"
+            ));
+        }
+        // Each alone, and second after a plain one; then batches that are wrong as a whole.
+        let mut batches: Vec<String> = elements
+            .iter()
+            .flat_map(|e| {
+                [
+                    format!("jsonb_build_array({e})"),
+                    format!(r#"jsonb_build_array('{{"body": "b"}}'::jsonb, {e})"#),
+                ]
+            })
+            .collect();
+        batches.extend([
+            "'[]'::jsonb".to_owned(),
+            r#"'{"body": "b"}'::jsonb"#.to_owned(),
+            r#"'"s"'::jsonb"#.to_owned(),
+            "'1'::jsonb".to_owned(),
+            "'null'::jsonb".to_owned(),
+            r#"'[[{"body": "b"}]]'::jsonb"#.to_owned(),
+            // Nested as deep as a test cares to: the walk reads one level into each element.
+            format!(
+                r#"'[{{"body": "b", "attributes": {{"k": {}{}}}}}]'::jsonb"#,
+                "[".repeat(5000),
+                "]".repeat(5000)
+            ),
+            r#"(SELECT jsonb_agg('{"body": "b"}'::jsonb) FROM generate_series(1, 1000))"#
+                .to_owned(),
+            r#"(SELECT jsonb_agg('{"body": "b"}'::jsonb) FROM generate_series(1, 1001))"#
+                .to_owned(),
+        ]);
+        let mut plain = 0;
+        for batch in &batches {
+            let fast = one::<bool>(&format!("SELECT psqlqueue.batch_is_plain({batch})"));
+            // The SQL rules send_batch's fast path used before batch_is_plain.
+            let rules = one::<bool>(&format!(
+                "SELECT coalesce(CASE WHEN jsonb_typeof(b) = 'array' AND jsonb_array_length(b) BETWEEN 1 AND 1000
+                        THEN (SELECT bool_and(psqlqueue.batch_message_is_valid(e.m)
+                                              AND e.m ->> 'deduplication_id' IS NULL AND e.m ->> 'delay_seconds' IS NULL)
+                                FROM jsonb_array_elements(b) AS e(m)) END, false)
+                   FROM (SELECT {batch} AS b) AS x"
+            ));
+            assert_eq!(fast, rules, "batch {batch}: the SQL rules say {rules}");
+            // And the check that words the errors accepts every plain batch.
+            if fast {
+                plain += 1;
+                assert!(
+                    accepted(&format!("SELECT psqlqueue.check_batch_messages({batch})")),
+                    "batch {batch}"
+                );
+            }
+        }
+        // The corpus reaches both answers, often.
+        assert!(
+            plain > 20 && plain + 20 < batches.len(),
+            "{plain} plain of {}",
+            batches.len()
+        );
+    }
+
+    #[pg_test]
     fn settings_constraints_agree_with_check_queue_settings() {
         let settings = [
             (0, 60, 0),
