@@ -3,9 +3,10 @@
 
 -- Change 1 (issue 11): message ids compare byte by byte. The column takes COLLATE "C", so the
 -- primary key and the receive index, which hold it, are rebuilt (the messages table is locked
--- while they build; its rows are not rewritten). A ULID sorts the same either way in the usual
--- locales. lease_failure's SQL-standard body depends on the column, so it is dropped and made
--- again around the change: same body, comment and privileges.
+-- while they build; its rows are not rewritten). A ULID sorts the same either way in most
+-- locales (not all: Danish puts 'AA' after 'AB'). lease_failure's SQL-standard body depends on
+-- the column, so it is dropped and made again around the change: same body, comment and
+-- privileges (the grants at the end).
 DROP FUNCTION psqlqueue.lease_failure(text, text);
 ALTER TABLE psqlqueue.messages ALTER COLUMN id TYPE text COLLATE "C";
 CREATE FUNCTION psqlqueue.lease_failure(queue text, message_id text)
@@ -159,3 +160,25 @@ COMMENT ON FUNCTION psqlqueue.send_batch(text, jsonb) IS
     'id. Errors: 22023 a bad array or element (named by its 0-based index), P0002 no such queue.';
 
 ALTER FUNCTION psqlqueue.send_batch(text, jsonb) SECURITY DEFINER;
+
+-- Admin and sidecar roles hold every function of the schema (role_functions): lease_failure, made
+-- anew above, and the new batch_is_plain go to each role that holds batch_message_is_valid, an
+-- internal function only those two sets contain, so no grant has to be run again.
+DO $$
+DECLARE
+    grantee text;
+BEGIN
+    FOR grantee IN
+        SELECT a.grantee::regrole::text
+          FROM pg_catalog.pg_proc AS p, pg_catalog.aclexplode(p.proacl) AS a
+         WHERE p.oid = 'psqlqueue.batch_message_is_valid(jsonb)'::regprocedure
+           AND a.privilege_type = 'EXECUTE' AND a.grantee <> 0 AND a.grantee <> p.proowner
+    LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION psqlqueue.lease_failure(text, text), '
+                       'psqlqueue.batch_is_plain(jsonb) TO %s', grantee);
+    END LOOP;
+END
+$$;
+
+-- The collation change dropped the column's statistics; the planner's estimates need them back.
+ANALYZE psqlqueue.messages (id);

@@ -241,3 +241,71 @@ async fn the_update_to_0_8_0_lets_roles_that_receive_peek() {
     );
     assert!(!producer_may, "a producer may not peek");
 }
+
+/// Roles given a set before 0.12.0 hold all of it after the update, which made lease_failure
+/// anew (dropping its grants) and added batch_is_plain; a consumer is given neither.
+#[tokio::test]
+async fn the_update_to_0_12_0_keeps_the_sets_of_granted_roles_whole() {
+    let db = TestDb::empty().await;
+    let client = db.connect().await;
+    let suffix = db.name().to_owned();
+    let roles = [
+        (format!("{suffix}_a"), "admin"),
+        (format!("{suffix}_s"), "sidecar"),
+        (format!("{suffix}_c"), "consumer"),
+    ];
+    let grants: String = roles
+        .iter()
+        .map(|(role, kind)| format!("CREATE ROLE {role}; SELECT psqlqueue.grant_{kind}('{role}');"))
+        .collect();
+    client
+        .batch_execute(&format!(
+            "CREATE EXTENSION psqlqueue VERSION '0.11.0'; {grants}
+             ALTER EXTENSION psqlqueue UPDATE TO '0.12.0';"
+        ))
+        .await
+        .expect("install 0.11.0, grant, update");
+    let mut missing = Vec::new();
+    for (role, kind) in &roles {
+        let lacks: String = client
+            .query_one(
+                "SELECT coalesce(string_agg(f::text, ', ' ORDER BY f::text), '')
+                   FROM psqlqueue.role_functions($2) AS f
+                  WHERE NOT has_function_privilege($1, f::oid, 'EXECUTE')",
+                &[role, kind],
+            )
+            .await
+            .expect("privilege check")
+            .get(0);
+        if !lacks.is_empty() {
+            missing.push(format!("{kind}: {lacks}"));
+        }
+    }
+    let consumer_may: bool = client
+        .query_one(
+            "SELECT has_function_privilege($1, 'psqlqueue.batch_is_plain(jsonb)', 'EXECUTE')
+                 OR has_function_privilege($1, 'psqlqueue.lease_failure(text, text)', 'EXECUTE')",
+            &[&roles[2].0],
+        )
+        .await
+        .expect("privilege check")
+        .get(0);
+    drop(client);
+    db.drop_db().await;
+    // Roles are cluster-wide: dropped after the database that held their grants.
+    let (admin, connection) =
+        tokio_postgres::connect(&psqlqueue_tests::admin_url(), tokio_postgres::NoTls)
+            .await
+            .expect("connect to the server");
+    tokio::spawn(connection);
+    let drops: String = roles
+        .iter()
+        .map(|(role, _)| format!("DROP ROLE {role};"))
+        .collect();
+    admin.batch_execute(&drops).await.expect("drop roles");
+    assert!(
+        missing.is_empty(),
+        "functions of a set lost in the update: {missing:?}"
+    );
+    assert!(!consumer_may, "a consumer holds no internal function");
+}
