@@ -556,6 +556,14 @@ w("- **The lease named queue_id.** Until 0.11.0, receive leased its head and mov
   "receive(10)+ack_batch 2,251k/2,177k and 2,293k/2,218k (-3%), send+receive(10)+ack_batch on a near-empty queue "
   "1,017k/979k (-4%), and 1,017k/1,089k (+7%) when that queue has a dead-letter queue (the short receive looks "
   "for spent messages).")
+w("- **send_batch checked every element with JSON path queries; message ids compared by the locale.** Until "
+  "0.12.0, send_batch's common statement ran batch_message_is_valid's rules in SQL per element (a fifth of the "
+  "call); now batch_is_plain walks the jsonb's binary form once, in Rust, to the same answers (a pgrx test holds "
+  "them together at every boundary). And messages.id takes COLLATE \"C\": its keys compare bytes, not the "
+  "locale's collation. Counted with callgrind (one backend, 200 calls or cycles, fresh databases, 0.11.0 against "
+  "0.12.0): send_batch of 10 1,529k/1,181k instructions per call (-23%; the raw 10-row INSERT 882k, of which the "
+  "foreign-key check of each row, which both pay, is 29%), receive(10)+ack_batch 2,535k/2,448k (-3.4%; "
+  "the raw receive-10 + DELETE 1,853k), receive(1)+ack 649k/641k (-1.2%).")
 w("- **A generic plan's guess at the head could turn leasing into a table scan.** A generic plan guesses "
   "`LIMIT $n` as a tenth of the rows it expects, so for one queue of a few million messages a hash join that "
   "reads the whole table to find the head rows looks cheaper than probing the primary key for each. On a "
