@@ -166,6 +166,44 @@ unsafe fn object(value: &pg_sys::JsonbValue) -> Option<*mut pg_sys::JsonbContain
     unsafe { shape(container) }.object.then_some(container)
 }
 
+/// The bytes of a value when it is a string.
+///
+/// # Safety
+/// `value` must have been filled in by the iterator.
+unsafe fn string(value: &pg_sys::JsonbValue) -> Option<&[u8]> {
+    // SAFETY: text() reads only a string, which the test ensures.
+    (value.type_ == jbvType::jbvString).then(|| unsafe { text(value) })
+}
+
+/// Whether `holds` is true of every pair of an object container, given the name's bytes and
+/// the value (nested containers as `jbvBinary`); it stops at the first pair that fails.
+///
+/// # Safety
+/// `container` must point to an object container of a detoasted jsonb.
+unsafe fn every_pair(
+    container: *mut pg_sys::JsonbContainer,
+    mut holds: impl FnMut(&[u8], &pg_sys::JsonbValue) -> bool,
+) -> bool {
+    let mut pairs = unsafe { Members::of(container) };
+    let mut key = empty_value();
+    let mut value = empty_value();
+    loop {
+        match pairs.next(&mut key) {
+            Token::WJB_BEGIN_OBJECT | Token::WJB_END_OBJECT => {}
+            Token::WJB_KEY => {
+                // SAFETY: a key is a string, filled in by the iterator.
+                if pairs.next(&mut value) != Token::WJB_VALUE
+                    || !holds(unsafe { text(&key) }, &value)
+                {
+                    return false;
+                }
+            }
+            Token::WJB_DONE => return true,
+            _ => return false,
+        }
+    }
+}
+
 /// One element of the batch: an object of send's fields, valid, and with no deduplication id
 /// or delay (absent or null).
 ///
@@ -175,54 +213,35 @@ unsafe fn message_is_plain(element: &pg_sys::JsonbValue) -> bool {
     let Some(container) = (unsafe { object(element) }) else {
         return false;
     };
-    let mut fields = unsafe { Members::of(container) };
-    let mut key = empty_value();
-    let mut value = empty_value();
     let mut has_body = false;
-    loop {
-        match fields.next(&mut key) {
-            Token::WJB_BEGIN_OBJECT | Token::WJB_END_OBJECT => {}
-            Token::WJB_KEY => {
-                if fields.next(&mut value) != Token::WJB_VALUE {
-                    return false;
+    // SAFETY (all below): the container is an object of this jsonb, and every value handed to
+    // the closure was filled in by the iterator.
+    let valid = unsafe {
+        every_pair(container, |name, value| {
+            let null = value.type_ == jbvType::jbvNull;
+            let string = string(value);
+            match name {
+                b"body" => {
+                    has_body =
+                        string.is_some_and(|body| !body.is_empty() && body.len() <= MAX_BODY_BYTES);
+                    has_body
                 }
-                let null = value.type_ == jbvType::jbvNull;
-                let string = value.type_ == jbvType::jbvString;
-                // SAFETY (all below): key and value were filled in by the iterator; text()
-                // reads only strings.
-                let ok = match unsafe { text(&key) } {
-                    b"body" => {
-                        has_body = string && {
-                            let body = unsafe { text(&value) };
-                            !body.is_empty() && body.len() <= MAX_BODY_BYTES
-                        };
-                        has_body
-                    }
-                    b"label" => {
-                        null || string && chars_at_most(unsafe { text(&value) }, MAX_LABEL_CHARS)
-                    }
-                    b"attributes" => {
-                        null || unsafe { object(&value) }
-                            .is_some_and(|a| unsafe { attributes_are_valid(a) })
-                    }
-                    b"group_id" => {
-                        null || string && {
-                            let group = unsafe { text(&value) };
-                            !group.is_empty() && chars_at_most(group, MAX_GROUP_CHARS)
-                        }
-                    }
-                    // Valid when set, but not plain: the general path writes them.
-                    b"deduplication_id" | b"delay_seconds" => null,
-                    _ => false,
-                };
-                if !ok {
-                    return false;
+                b"label" => {
+                    null || string.is_some_and(|label| chars_at_most(label, MAX_LABEL_CHARS))
                 }
+                b"attributes" => null || object(value).is_some_and(|a| attributes_are_valid(a)),
+                b"group_id" => {
+                    null || string.is_some_and(|group| {
+                        !group.is_empty() && chars_at_most(group, MAX_GROUP_CHARS)
+                    })
+                }
+                // Valid when set, but not plain: the general path writes them.
+                b"deduplication_id" | b"delay_seconds" => null,
+                _ => false,
             }
-            Token::WJB_DONE => return has_body,
-            _ => return false,
-        }
-    }
+        })
+    };
+    valid && has_body
 }
 
 /// A message's attributes: at most 100 string values named by 1 to 256 characters, each value
@@ -231,31 +250,15 @@ unsafe fn message_is_plain(element: &pg_sys::JsonbValue) -> bool {
 /// # Safety
 /// `container` must point to an object container of a detoasted jsonb.
 unsafe fn attributes_are_valid(container: *mut pg_sys::JsonbContainer) -> bool {
-    if unsafe { shape(container) }.size > MAX_ATTRIBUTES {
-        return false;
-    }
-    let mut entries = unsafe { Members::of(container) };
-    let mut key = empty_value();
-    let mut value = empty_value();
-    loop {
-        match entries.next(&mut key) {
-            Token::WJB_BEGIN_OBJECT | Token::WJB_END_OBJECT => {}
-            Token::WJB_KEY => {
-                if entries.next(&mut value) != Token::WJB_VALUE || value.type_ != jbvType::jbvString
-                {
-                    return false;
-                }
-                // SAFETY: both are strings filled in by the iterator.
-                let (name, content) = unsafe { (text(&key), text(&value)) };
-                if name.is_empty()
-                    || !chars_at_most(name, MAX_ATTRIBUTE_NAME_CHARS)
-                    || !chars_at_most(content, MAX_ATTRIBUTE_VALUE_CHARS)
-                {
-                    return false;
-                }
-            }
-            Token::WJB_DONE => return true,
-            _ => return false,
+    unsafe { shape(container) }.size <= MAX_ATTRIBUTES
+        // SAFETY: the container is an object of this jsonb; values come from the iterator.
+        && unsafe {
+            every_pair(container, |name, value| {
+                string(value).is_some_and(|content| {
+                    !name.is_empty()
+                        && chars_at_most(name, MAX_ATTRIBUTE_NAME_CHARS)
+                        && chars_at_most(content, MAX_ATTRIBUTE_VALUE_CHARS)
+                })
+            })
         }
-    }
 }

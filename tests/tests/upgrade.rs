@@ -95,6 +95,22 @@ fn assert_same_catalog(upgraded: &[String], fresh: &[String], from: &str) {
     assert_eq!(upgraded.len(), fresh.len(), "same number of catalog lines");
 }
 
+/// Drops the database, then the roles it granted to: roles are cluster-wide, and a role that
+/// still holds privileges in a database cannot be dropped.
+async fn drop_roles_after(db: TestDb, roles: &[&str]) {
+    db.drop_db().await;
+    let (admin, connection) =
+        tokio_postgres::connect(&psqlqueue_tests::admin_url(), tokio_postgres::NoTls)
+            .await
+            .expect("connect to the server");
+    tokio::spawn(connection);
+    let drops: String = roles
+        .iter()
+        .map(|role| format!("DROP ROLE {role};"))
+        .collect();
+    admin.batch_execute(&drops).await.expect("drop roles");
+}
+
 #[tokio::test]
 async fn every_upgrade_path_ends_at_a_fresh_install_with_the_data_kept() {
     let fresh_db = TestDb::new().await;
@@ -224,17 +240,7 @@ async fn the_update_to_0_8_0_lets_roles_that_receive_peek() {
     };
     let (consumer_may, producer_may) = (may(consumer.clone()).await, may(producer.clone()).await);
     drop(client);
-    db.drop_db().await;
-    // Roles are cluster-wide: dropped after the database that held their grants.
-    let (admin, connection) =
-        tokio_postgres::connect(&psqlqueue_tests::admin_url(), tokio_postgres::NoTls)
-            .await
-            .expect("connect to the server");
-    tokio::spawn(connection);
-    admin
-        .batch_execute(&format!("DROP ROLE {consumer}; DROP ROLE {producer};"))
-        .await
-        .expect("drop roles");
+    drop_roles_after(db, &[&consumer, &producer]).await;
     assert!(
         consumer_may,
         "a consumer granted at 0.7.0 may peek after the update"
@@ -291,18 +297,8 @@ async fn the_update_to_0_12_0_keeps_the_sets_of_granted_roles_whole() {
         .expect("privilege check")
         .get(0);
     drop(client);
-    db.drop_db().await;
-    // Roles are cluster-wide: dropped after the database that held their grants.
-    let (admin, connection) =
-        tokio_postgres::connect(&psqlqueue_tests::admin_url(), tokio_postgres::NoTls)
-            .await
-            .expect("connect to the server");
-    tokio::spawn(connection);
-    let drops: String = roles
-        .iter()
-        .map(|(role, _)| format!("DROP ROLE {role};"))
-        .collect();
-    admin.batch_execute(&drops).await.expect("drop roles");
+    let names: Vec<&str> = roles.iter().map(|(role, _)| role.as_str()).collect();
+    drop_roles_after(db, &names).await;
     assert!(
         missing.is_empty(),
         "functions of a set lost in the update: {missing:?}"
