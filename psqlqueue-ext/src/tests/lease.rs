@@ -47,7 +47,12 @@ mod tests {
         let id = one::<String>("SELECT psqlqueue.send('q', 'b')");
         let (_, first, _) = take("q");
         assert_eq!(first.len(), 32, "128 bits as hex");
-        assert!(first.chars().all(|c| c.is_ascii_hexdigit()));
+        assert!(
+            first
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)),
+            "lowercase hexadecimal: {first}"
+        );
         let leased_for_the_deadline = one::<bool>(&format!(
             "SELECT visible_at > clock_timestamp() AND visible_at <= clock_timestamp() + interval '1 s'
                FROM psqlqueue.messages WHERE id = '{id}'"
