@@ -260,8 +260,9 @@ w(f"Every number is messages per second. At concurrency 8, where the targets are
   "PostgreSQL's default settings, nothing tuned, jit on (see Machine and settings).\n")
 w("- **raw** rows are PostgreSQL's own limit for the same work: plain statements on a table `bench_raw` with the same "
   "columns, primary key, receive index `(queue_id, visible_at, id)`, expiry index `(expires_at)` and foreign key as `psqlqueue.messages`, "
-  "no function in between (id from `gen_random_uuid()`), limits written into the statement so each is "
-  "planned once per connection.")
+  "no function in between (id from `gen_random_uuid()`; the rows a receive cycle reads are filled in arrival "
+  "order, visible_at a microsecond apart, as a queue written over time has them), limits written into the "
+  "statement so each is planned once per connection.")
 w("- **SQL cycle** is what a consumer does: `receive(queue, NULL, n)` in one transaction, then the acks of what "
   "it got in another (`SELECT count(psqlqueue.ack(...)) FROM unnest($ids)`).")
 w("- **original pattern** reproduces the Go psqlqueue's statements on a table of its shape: `SELECT … FOR UPDATE "
@@ -564,6 +565,17 @@ w("- **send_batch checked every element with JSON path queries; message ids comp
   "0.12.0): send_batch of 10 1,529k/1,181k instructions per call (-23%; the raw 10-row INSERT 882k, of which the "
   "foreign-key check of each row, which both pay, is 29%), receive(10)+ack_batch 2,535k/2,448k (-3.4%; "
   "the raw receive-10 + DELETE 1,853k), receive(1)+ack 649k/641k (-1.2%).")
+w("- **The raw receive limit read a scattered head.** Until 2026-12-01 the fill gave every raw row the same "
+  "visible_at, so the raw head `(visible_at, id)` was in the order of the random uuid: every raw lease and "
+  "DELETE touched ten heap pages scattered over the table, where a queue written over time (and psqlqueue's, "
+  "keyed by ULID) has its head in the order its rows lie. The raw rows now arrive a microsecond apart. The raw "
+  "receive-10 + DELETE at c=8 on a private stock cluster (150k rows refilled before each 5 s point, "
+  "alternating), scattered against ordered: with synchronous_commit off, 6 pairs 1,387/1,866, 1,445/1,994, "
+  "1,625/1,969, 1,305/1,833, 1,495/2,218 and 1,735/2,201 cycles/s (the ordered head 1.37× faster, median); "
+  "with stock commits, 8 pairs, medians 1,513/1,635 (1.08×). In one backend (callgrind, 200 cycles) the "
+  "ordered head costs 1,352k instructions per cycle, the scattered one 1,435k. psqlqueue's receive(10) + "
+  "ack_batch against the two in the same run, commits cheap: 0.93–1.18× the scattered head, 0.75–0.82× the "
+  "ordered one. So every ratio against the raw receive cycles before this run flattered psqlqueue.")
 w("- **A generic plan's guess at the head could turn leasing into a table scan.** A generic plan guesses "
   "`LIMIT $n` as a tenth of the rows it expects, so for one queue of a few million messages a hash join that "
   "reads the whole table to find the head rows looks cheaper than probing the primary key for each. On a "
@@ -626,20 +638,17 @@ explain = {
         "and 0.9.0 changed neither side of this pair (receive and ack are as in 0.8.0). A receipt costs 128 bits from the strong random source, drawn 4 KiB at a time (one draw per "
         "receipt measured 2.9 µs each), and the lease update writes 33 more bytes per row.",
     "receive(10)+ack_batch ≥ 0.95× raw receive-10 + DELETE":
-        "not met. 0.6.0 took ack_batch's queue probe and its join off the path of a batch whose every entry is "
-        "acked (pgbench -r, c=1, synchronous_commit off in the session to expose CPU cost, 3 alternating runs: "
-        "the ack_batch statement went from 0.27–0.28 ms to 0.23–0.25 ms, against 0.18–0.20 ms for a plain "
-        "DELETE ... USING unnest with the same receipt check). Measured that way the whole cycle is as fast as the "
-        "raw one (receive(10) 0.46–0.53 ms against the raw UPDATE's 0.60–0.71 ms on its random-uuid table), so "
-        "the gap at c=8 is not per-call CPU but how eight receivers get in each other's way; where is left to "
-        "find. Not the ULID order of the head (all eight lock rows of the same few heap pages): the raw "
-        "statements over psqlqueue.messages ran no slower than over bench_raw (c=8, 3 alternating 4 s runs). On the stock "
-        "system server, 6 alternating 5 s pairs at c=8 gave 0.74–0.98 (median 0.85). Profiled again for 0.9.0 "
-        "(perf, c=8, synchronous_commit off): the raw cycle's backends spent their extra time in pruning and "
-        "HOT-chain visits, ours in waking each other (60 µs per cycle more kernel time releasing futexes) and "
-        "more LWLock:BufferContent waits (22 against 11 of 128 backend samples): the head of a queue keyed by "
-        "ULID lies in a few heap and index pages that all eight receivers and ackers lock. Alternating pairs on "
-        "a private cluster gave 0.76, 1.02, 0.86 and 0.85.",
+        "not met. Counted with callgrind (one backend, 200 cycles, fresh databases, 2026-12-01): 2,013k "
+        "instructions per cycle against the raw cycle's 1,352k (0.67×). The statements are alike; the difference "
+        "is what surrounds and guards them, many parts and none large: the function layer (SECURITY DEFINER and "
+        "its settings, PL/pgSQL, RETURN QUERY's result store and the set-returning call around it, starting the "
+        "executor on larger statements), the ordered groups' trigger WHEN tests (56k a cycle, measured by dropping "
+        "the triggers), the receipts (10k since they are written from a table of digits, 45k before), the "
+        "batch's validity test (13k), the sort that returns the messages in order and the join with the queue "
+        "for its ack deadline and dead-letter limit. At c=8 commits take a share of every cycle, so the ratio "
+        "reads higher (0.84–0.94× in earlier runs), but those runs compared against a raw head scattered over "
+        "its table, which flattered the ratio (history, below): against the head in arrival order it was "
+        "0.75–0.82× with commits cheap (synchronous_commit off, 4 alternating pairs).",
     "SQS SendMessage ≥ 0.8× REST v1 send":
         "within the run-to-run spread of its threshold: the full runs of 2026-11-30 gave 0.89× and more, and "
         "0.9.0 changed neither route (both end in one `send` call; the SQS side also checks its Signature and "
