@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup install fmt-check clippy machete deny pgrx-test integration-test sqs-test ui-test test run stop bench bench-soak bench-sidecars reliability
+.PHONY: setup install fmt-check clippy machete deny pgrx-test integration-test sqs-test ui-test test run stop bench bench-soak bench-sidecars bench-instructions reliability
 
 setup:             
 	@bash scripts/setup.sh
@@ -59,6 +59,13 @@ stop:
 bench: setup
 	@bash scripts/bench-setup.sh
 	@export BENCH_STARTED=$$(date +%s); bash scripts/install-ext.sh --release && bash bench/run.sh
+
+# CPU instructions per cycle of the c=8 targets' pairs, counted by callgrind (bench/instructions.sh):
+# writes docs/bench/instructions.md.
+bench-instructions: setup
+	@bash scripts/bench-setup.sh
+	@bash scripts/install-ext.sh --release
+	@bash bench/instructions.sh
 
 bench-soak: setup
 	@bash scripts/bench-setup.sh

@@ -696,8 +696,11 @@ for name in missed:
     w(f"- **{name}**: {explain.get(name, 'not yet explained.')}")
 if missed:
     w("")
-w("Run-to-run spread on this shared machine is about ±10% per point; a ratio within that of its target "
-  "is a coin toss between runs. Longer points (`BENCH_SECONDS=10 BENCH_REPEAT=5 BENCH_REPEAT_OTHER=3 make bench`) narrow it.\n")
+w("Run-to-run spread on this shared machine is about ±10% per point, and a quarter for a pair of points "
+  "bound by commits (the disk's speed varies); a ratio within that of its target is a coin toss between runs. "
+  "Longer points (`BENCH_SECONDS=10 BENCH_REPEAT=5 BENCH_REPEAT_OTHER=3 make bench`) narrow it. What the targets' "
+  "pairs cost in CPU instructions per cycle, which repeats to 0.1% but counts one client without contention or "
+  "commit waits: docs/bench/instructions.md (`make bench-instructions`).\n")
 w("## Machine and settings\n")
 cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2")
 mem = sh("free -g | awk '/Mem:/{print $2}'")
