@@ -4,7 +4,8 @@
 #
 # Why: on this shared machine a c=8 pair moves by a quarter between repetitions (commits wait on
 # a disk whose speed varies), so a few percent won or lost cannot be seen there. Instructions
-# repeat to about 0.1% between identical runs. They count one backend without contention or
+# repeat to within 0.2% between runs, the raw receive cycle's to within 2% (its keys are random
+# uuids, so each run's index differs). They count one backend without contention or
 # commit waits (c=1), so they say where CPU goes, not what eight clients get: a complement to
 # `make bench`, never a replacement for it.
 #
@@ -16,9 +17,14 @@
 # client running the benchmark's own script N times; the cost per cycle is the difference of the
 # two backends' totals over 200, which cancels the connection's and the first calls' set-up.
 # A database used for many runs costs about 2% more per cycle (index history), hence fresh ones.
+# The queues are filled with 3,000 messages (40,000 for the pair with 0.4.0, whose plan needs a
+# deeper queue to use its index), not make bench's 150,000: callgrind runs PostgreSQL about fifty
+# times slower, and a shallower index changes the count by little.
 #
 # Knobs: BENCH_INSTRUCTIONS_PORT (54337).
 set -euo pipefail
+# A failure inside a function whose output is captured must stop the run, not write a count.
+shopt -s inherit_errexit
 source "$(dirname "$0")/../scripts/env.sh"
 BENCH="$ROOT/bench"
 PORT="${BENCH_INSTRUCTIONS_PORT:-54337}"
@@ -30,7 +36,8 @@ command -v valgrind >/dev/null || die "valgrind is missing (make bench-instructi
 DIR="$(mktemp -d /tmp/psqlqueue-callgrind-XXXX)"
 chown postgres:postgres "$DIR"
 stop() {
-  as_postgres "$PG_BIN/pg_ctl" -D "$DIR/data" -m fast stop >/dev/null 2>&1 || true
+  # Under valgrind a backend takes seconds to write its profile and exit: wait for them.
+  as_postgres "$PG_BIN/pg_ctl" -D "$DIR/data" -m fast -t 300 stop >/dev/null 2>&1 || true
   rm -rf "$DIR"
 }
 trap stop EXIT
@@ -44,22 +51,40 @@ pg_isready -q -h 127.0.0.1 -p "$PORT" || die "the cluster under callgrind did no
 mkdir -p "$OUT" "$(dirname "$REPORT")"
 sed "s/LIMIT :n/LIMIT 10/" "$BENCH/sql/raw_cycle.sql" >"$OUT/raw_cycle_10.sql"
 
+profiles() { ls "$DIR" | grep '^cg\.' | sort || true; }
+complete() { grep -q '^totals:' "$DIR/$1"; }  # callgrind writes the totals line last
+all_complete() { local file; for file in "$@"; do complete "$file" || return 1; done; }
 run() { # db script n fill [pgbench args...] -> the pgbench backend's total instructions
   local db="$1" script="$2" n="$3" fill="$4"
   shift 4
-  if [ "$fill" != 0 ]; then "${PSQL[@]}" -d "$db" -v fill="$fill" -f "$BENCH/sql/fill.sql" >/dev/null; fi
-  "${PSQL[@]}" -d "$db" -c "VACUUM ANALYZE psqlqueue.messages, bench_raw" >/dev/null
-  sleep 1  # the VACUUM's backend writes its profile as it exits: before the listing below
+  local fill_args=() session
+  if [ "$fill" != 0 ]; then fill_args=(-v fill="$fill" -f "$BENCH/sql/fill.sql"); fi
+  # The fill and VACUUM run in one session, whose backend writes its profile as it exits: wait
+  # for that profile, so that it is not taken for the pgbench backend's below.
+  session="$("${PSQL[@]}" -At -d "$db" "${fill_args[@]}" -c "VACUUM ANALYZE psqlqueue.messages, bench_raw" \
+    -c "SELECT pg_backend_pid()")"
+  for _ in $(seq 120); do [ -f "$DIR/cg.$session" ] && complete "cg.$session" && break; sleep 0.5; done
+  complete "cg.$session" || die "no profile of the fill's backend ($session)"
   local before
-  before="$(ls "$DIR" | grep '^cg\.' | sort || true)"
+  before="$(profiles)"
   pgbench -n -M prepared -h 127.0.0.1 -p "$PORT" -U postgres -c 1 -t "$n" -f "$script" "$@" "$db" >/dev/null
-  sleep 2
-  # The largest new profile is the pgbench backend's (nothing else runs meanwhile).
-  local best=0 file total
-  for file in $(comm -13 <(echo "$before") <(ls "$DIR" | grep '^cg\.' | sort)); do
-    total="$(awk '/^(totals|summary):/ { print $2; exit }' "$DIR/$file")"
-    [ "${total:-0}" -gt "$best" ] && best="$total"
+  # pgbench's connections end with it; their backends write their profiles as they exit. Wait
+  # until every new profile is complete and no new one has appeared for a second.
+  local new last="" file best=0 total
+  for _ in $(seq 120); do
+    sleep 1
+    new="$(comm -13 <(echo "$before") <(profiles))"
+    # shellcheck disable=SC2086 # one profile name per word
+    if [ -n "$new" ] && [ "$new" = "$last" ] && all_complete $new; then break; fi
+    last="$new"
   done
+  # The largest new profile is the client's (pgbench may also open a connection to look around).
+  for file in $new; do
+    complete "$file" || die "an incomplete profile: $DIR/$file"
+    total="$(awk '/^totals:/ { print $2 }' "$DIR/$file")"
+    if [ "$total" -gt "$best" ]; then best="$total"; fi
+  done
+  [ "$best" -gt 0 ] || die "no profile of the pgbench backend ($script)"
   echo "$best"
 }
 measure() { # name version script fill [pgbench args...] -> instructions per cycle
@@ -107,8 +132,9 @@ pair "send with a deduplication id" send_dedup "" "$BENCH/sql/send_dedup.sql" \
     "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown): CPU instructions one backend ran per" \
     "cycle of the benchmark's own script, counted by callgrind on a private cluster with PostgreSQL's default" \
     "settings (autovacuum off), each side on a fresh database; (total for 250 cycles − total for 50) / 200." \
-    "They repeat to about 0.1% between runs, where the c=8 pairs of docs/BENCHMARKS.md spread by a quarter on" \
-    "this machine, but they count one client without contention or commit waits: where CPU goes, not what" \
+    "The counts repeat to within 0.2% between runs, the raw receive cycle's to within 2% (random uuid keys), where" \
+    "the c=8 pairs of docs/BENCHMARKS.md spread by a quarter on this machine; but they count one client" \
+    "without contention or commit waits: where CPU goes, not what" \
     "eight clients get. The ratio is the baseline's count over psqlqueue's (as throughput ratios are" \
     "psqlqueue's over the baseline's); the last column is the target its c=8 pair is held to."
   echo

@@ -571,12 +571,13 @@ w("- **The raw receive limit read a scattered head.** Until 2026-12-01 the fill 
   "keyed by ULID) has its head in the order its rows lie. The raw rows now arrive a microsecond apart. The raw "
   "receive-10 + DELETE at c=8 on a private stock cluster (150k rows refilled before each 5 s point, "
   "alternating), scattered against ordered: with synchronous_commit off, 6 pairs 1,387/1,866, 1,445/1,994, "
-  "1,625/1,969, 1,305/1,833, 1,495/2,218 and 1,735/2,201 cycles/s (the ordered head 1.37× faster, median); "
-  "with stock commits, 8 pairs, medians 1,513/1,635 (1.08×). In one backend (callgrind, 200 cycles) the "
-  "ordered head costs 1,352k instructions per cycle, the scattered one 1,435k (on a database with more "
-  "history, worth about 2%). psqlqueue's receive(10) + "
-  "ack_batch against the two in the same run, commits cheap: 0.93–1.18× the scattered head, 0.75–0.82× the "
-  "ordered one. So every ratio against the raw receive cycles before this run flattered psqlqueue.")
+  "1,625/1,969, 1,305/1,833, 1,495/2,218 and 1,735/2,201 cycles/s (the ordered head 1.36× faster, median of "
+  "the pairs); with stock commits, 8 pairs, medians 1,513/1,635 (1.08×). In one backend (callgrind, 200 "
+  "cycles) the ordered head costs 1,352k instructions per cycle, the scattered one 1,435k (on a database with "
+  "more history, worth about 2%). psqlqueue's receive(10) + ack_batch against the two in the same run, commits "
+  "cheap: 0.93–1.18× the scattered head, 0.75–0.82× the ordered one. So the ratios against the raw receive-10 "
+  "cycle before this run flattered psqlqueue: by about a quarter when commits are cheap, by 8% with stock "
+  "commits, which is inside this machine's spread for such pairs.")
 w("- **A generic plan's guess at the head could turn leasing into a table scan.** A generic plan guesses "
   "`LIMIT $n` as a tenth of the rows it expects, so for one queue of a few million messages a hash join that "
   "reads the whole table to find the head rows looks cheaper than probing the primary key for each. On a "
@@ -639,17 +640,17 @@ explain = {
         "and 0.9.0 changed neither side of this pair (receive and ack are as in 0.8.0). A receipt costs 128 bits from the strong random source, drawn 4 KiB at a time (one draw per "
         "receipt measured 2.9 µs each), and the lease update writes 33 more bytes per row.",
     "receive(10)+ack_batch ≥ 0.95× raw receive-10 + DELETE":
-        "not met. Counted with callgrind (one backend, 200 cycles, fresh databases, 2026-12-01): 2,013k "
-        "instructions per cycle against the raw cycle's 1,352k (0.67×). The statements are alike; the difference "
+        "not met. Counted with callgrind (docs/bench/instructions.md: one backend, fresh databases): 2,013k "
+        "instructions per cycle against the raw cycle's 1,327k–1,349k (three runs: its keys are random; 0.66–0.67×). The statements are alike; the difference "
         "is what surrounds and guards them, many parts and none large: the function layer (SECURITY DEFINER and "
         "its settings, PL/pgSQL, RETURN QUERY's result store and the set-returning call around it, starting the "
         "executor on larger statements), the ordered groups' trigger WHEN tests (56k a cycle, measured by dropping "
         "the triggers), the receipts (10k since they are written from a table of digits, 45k before), the "
         "batch's validity test (13k), the sort that returns the messages in order and the join with the queue "
         "for its ack deadline and dead-letter limit. At c=8 commits take a share of every cycle, so the ratio "
-        "reads higher (0.84–0.94× in earlier runs), but those runs compared against a raw head scattered over "
-        "its table, which flattered the ratio (history, above): against the head in arrival order it was "
-        "0.75–0.82× with commits cheap (synchronous_commit off, 4 alternating pairs).",
+        "reads higher: 0.84–0.94× in earlier runs against a raw head scattered over its table (history, above), "
+        "0.88× in this one against the head in arrival order, within the spread of each other; with commits cheap "
+        "(synchronous_commit off, 4 alternating pairs) it was 0.75–0.82× against the ordered head.",
     "SQS SendMessage ≥ 0.8× REST v1 send":
         "within the run-to-run spread of its threshold: the full runs of 2026-11-30 gave 0.89× and more, and "
         "0.9.0 changed neither route (both end in one `send` call; the SQS side also checks its Signature and "
@@ -699,7 +700,7 @@ if missed:
 w("Run-to-run spread on this shared machine is about ±10% per point, and a quarter for a pair of points "
   "bound by commits (the disk's speed varies); a ratio within that of its target is a coin toss between runs. "
   "Longer points (`BENCH_SECONDS=10 BENCH_REPEAT=5 BENCH_REPEAT_OTHER=3 make bench`) narrow it. What the targets' "
-  "pairs cost in CPU instructions per cycle, which repeats to 0.1% but counts one client without contention or "
+  "pairs cost in CPU instructions per cycle, which repeats to 2% or better but counts one client without contention or "
   "commit waits: docs/bench/instructions.md (`make bench-instructions`).\n")
 w("## Machine and settings\n")
 cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2")
