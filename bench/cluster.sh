@@ -47,7 +47,8 @@ record_settings() {
 }
 
 fresh_db() { # name [version]: a database with the extension (this release, or the one named) and the fixtures
-  "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1"
+  "${PSQL[@]}" -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $1" \
+    -c "CREATE DATABASE $1"
   "${PSQL[@]}" -d "$1" -c "CREATE EXTENSION psqlqueue${2:+ VERSION '$2'}" -f "$BENCH/sql/fixtures.sql" >/dev/null
 }
 

@@ -25,12 +25,12 @@
 set -euo pipefail
 # A failure inside a function whose output is captured must stop the run, not write a count.
 shopt -s inherit_errexit
-source "$(dirname "$0")/../scripts/env.sh"
-BENCH="$ROOT/bench"
-PORT="${BENCH_INSTRUCTIONS_PORT:-54337}"
+# The benchmark's helpers (PSQL, say, fresh_db) on this script's own port; its cluster is started
+# below, under valgrind, instead of by start_cluster.
+BENCH_PORT="${BENCH_INSTRUCTIONS_PORT:-54337}"
+source "$(dirname "$0")/cluster.sh"
 OUT="$ROOT/target/bench/instructions"
 REPORT="$ROOT/docs/bench/instructions.md"
-PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres)
 command -v valgrind >/dev/null || die "valgrind is missing (make bench-instructions installs it)"
 
 DIR="$(mktemp -d /tmp/psqlqueue-callgrind-XXXX)"
@@ -90,10 +90,7 @@ run() { # db script n fill [pgbench args...] -> the pgbench backend's total inst
 measure() { # name version script fill [pgbench args...] -> instructions per cycle
   local db="ins_$1" version="$2" script="$3" fill="$4" low high
   shift 4
-  "${PSQL[@]}" -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db" \
-    -c "CREATE DATABASE $db" >/dev/null
-  "${PSQL[@]}" -d "$db" -c "CREATE EXTENSION psqlqueue${version:+ VERSION '$version'}" \
-    -f "$BENCH/sql/fixtures.sql" >/dev/null
+  fresh_db "$db" "$version" >/dev/null
   low="$(run "$db" "$script" 50 "$fill" "$@")"
   high="$(run "$db" "$script" 250 "$fill" "$@")"
   "${PSQL[@]}" -d postgres -c "DROP DATABASE $db" >/dev/null
@@ -106,7 +103,7 @@ pair() { # label ours_name ours_version ours_script baseline_label base_name bas
   local label="$1" name="$2" version="$3" script="$4" base_label="$5" base_name="$6" base_version="$7" \
     base_script="$8" fill="$9" target="${10}"
   shift 10
-  say "$(date +%T) $label"
+  say "$label"
   local ours base
   ours="$(measure "$name" "$version" "$script" "$fill" "$@")"
   base="$(measure "$base_name" "$base_version" "$base_script" "$fill" "$@")"

@@ -3,9 +3,9 @@
 //! The queue logic is SQL (files under `sql/`, included here in dependency order) because the
 //! hot paths are single statements whose plans PL/pgSQL caches; Rust supplies what SQL lacks:
 //! monotonic ULID message ids (`id.rs`), lease receipts (`receipt.rs`), send_batch's fast check
-//! of a batch (`batch.rs`), API tokens (`token.rs`), the subscription filter validator and
-//! evaluator (`filter.rs`) and the background worker that runs the retention sweep
-//! (`worker.rs`).
+//! of a batch (`batch.rs`), API tokens (`token.rs`; both written as hexadecimal by `hex.rs`),
+//! the subscription filter validator and evaluator (`filter.rs`) and the background worker that
+//! runs the retention sweep (`worker.rs`).
 
 // Panics become PostgreSQL errors (pgrx catches them), but an unwrap is still a bug to avoid.
 #![cfg_attr(not(any(test, feature = "pg_test")), deny(clippy::unwrap_used))]
@@ -14,6 +14,7 @@ use pgrx::prelude::*;
 
 mod batch;
 mod filter;
+mod hex;
 mod id;
 mod receipt;
 mod token;

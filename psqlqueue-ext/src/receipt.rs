@@ -8,10 +8,6 @@
 //! about as much as 2 µs per receipt drawn singly (measured: 100k single draws took 292 ms), and
 //! receive(10) draws ten. Each slice is used once. The page belongs to the backend that drew
 //! it (a forked process never inherits one it could also hand out: the page records its pid).
-//!
-//! The hexadecimal text is written digit by digit from a table: through `write!("{:02x}")` a
-//! receipt took about 4,500 instructions, 3,700 of them formatting (callgrind, receive(10) +
-//! ack_batch: 45k of a cycle's 2,115k).
 
 use pgrx::prelude::*;
 use std::cell::RefCell;
@@ -20,8 +16,6 @@ use std::cell::RefCell;
 const RECEIPT_BYTES: usize = 16;
 /// Receipts drawn at once.
 const RECEIPTS_PER_DRAW: usize = 256;
-/// The lowercase hexadecimal digits, by value.
-const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 /// Strong random bytes not yet handed out, and the process that drew them.
 struct Pool {
@@ -59,18 +53,10 @@ pub fn receipt() -> String {
         }
         let start = pool.next;
         pool.next += RECEIPT_BYTES;
-        hex(&pool.bytes[start..start + RECEIPT_BYTES])
+        let mut text = String::with_capacity(RECEIPT_BYTES * 2);
+        crate::hex::push_hex(&mut text, &pool.bytes[start..start + RECEIPT_BYTES]);
+        text
     })
-}
-
-/// `bytes` as lowercase hexadecimal, two digits per byte, high nibble first.
-fn hex(bytes: &[u8]) -> String {
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for &byte in bytes {
-        text.push(char::from(HEX_DIGITS[usize::from(byte >> 4)]));
-        text.push(char::from(HEX_DIGITS[usize::from(byte & 0x0f)]));
-    }
-    text
 }
 
 extension_sql!(
@@ -79,20 +65,3 @@ extension_sql!(
     name = "receipt_comment",
     requires = [receipt]
 );
-
-#[cfg(test)]
-mod unit {
-    use super::hex;
-
-    #[test]
-    fn hex_writes_every_byte_as_two_lowercase_digits() {
-        let every_byte: Vec<u8> = (0..=255).collect();
-        let expected: String = every_byte
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect();
-        assert_eq!(hex(&every_byte), expected);
-        assert_eq!(hex(&[0x00, 0x0f, 0xf0, 0xab]), "000ff0ab");
-        assert_eq!(hex(&[]), "");
-    }
-}

@@ -6,7 +6,6 @@
 //! scanners and people recognise one. Tokens are made rarely, so each draws its own bytes.
 
 use pgrx::prelude::*;
-use std::fmt::Write;
 
 /// Random bytes in a token: 256 bits.
 const TOKEN_BYTES: usize = 32;
@@ -28,10 +27,7 @@ pub fn new_token() -> String {
     }
     let mut text = String::with_capacity(TOKEN_PREFIX.len() + TOKEN_BYTES * 2);
     text.push_str(TOKEN_PREFIX);
-    for byte in &bytes {
-        // Writing to a String cannot fail.
-        let _ = write!(text, "{byte:02x}");
-    }
+    crate::hex::push_hex(&mut text, &bytes);
     text
 }
 
