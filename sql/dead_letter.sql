@@ -32,8 +32,10 @@ BEGIN
     -- Oldest first, skipping messages someone holds (leased right now, or locked by another
     -- redrive or receive). With a target every message moves; without one, only dead letters
     -- whose source queue still exists, each source locked against deletion like the target.
-    -- Moving a group's head makes the group's next message deliverable (groups.sql) after the
-    -- statement: another pass takes it, so one call moves grouped messages too, in order.
+    -- A move is a DELETE and an INSERT in one statement (as receive's move to the dead-letter
+    -- queue): same id, body, label, attributes, group, send time and expiry. Moving a group's
+    -- head makes the group's next message deliverable (groups.sql) after the statement: another
+    -- pass takes it, so one call moves grouped messages too, in order.
     moved := 0;
     LOOP
         at := clock_timestamp();
@@ -45,12 +47,18 @@ BEGIN
                  ORDER BY m.visible_at, m.id
                  LIMIT redrive."limit" - moved
                    FOR UPDATE OF m SKIP LOCKED
+            ), gone AS (
+                DELETE FROM psqlqueue.messages AS m
+                 USING picked AS p
+                 WHERE m.queue_id = redrive.queue AND m.id = p.id
+                RETURNING m.id, m.label, m.body, m.attributes, m.visible_at, m.expires_at, m.created_at, m.group_id
             )
-            UPDATE psqlqueue.messages AS m
-               SET queue_id = redrive.target_queue, source_queue_id = NULL, delivery_attempts = 0,
-                   visible_at = at, receipt = NULL
-              FROM picked AS p
-             WHERE m.queue_id = redrive.queue AND m.id = p.id;
+            INSERT INTO psqlqueue.messages (id, queue_id, label, body, attributes, delivery_attempts, visible_at,
+                                            expires_at, created_at, group_id)
+            SELECT g.id, redrive.target_queue, g.label, g.body, g.attributes, 0, at, g.expires_at, g.created_at,
+                   g.group_id
+              FROM gone AS g
+             ORDER BY g.visible_at, g.id;
             GET DIAGNOSTICS step = ROW_COUNT;
             IF step > 0 THEN
                 woken := ARRAY[redrive.target_queue];
@@ -65,13 +73,19 @@ BEGIN
                  LIMIT redrive."limit" - moved
                    FOR UPDATE OF m SKIP LOCKED
                    FOR KEY SHARE OF src
-            ), sent AS (
-                UPDATE psqlqueue.messages AS m
-                   SET queue_id = p.source, source_queue_id = NULL, delivery_attempts = 0, visible_at = at,
-                       receipt = NULL
-                  FROM picked AS p
+            ), gone AS (
+                DELETE FROM psqlqueue.messages AS m
+                 USING picked AS p
                  WHERE m.queue_id = redrive.queue AND m.id = p.id
-                RETURNING m.queue_id
+                RETURNING m.id, p.source, m.label, m.body, m.attributes, m.visible_at, m.expires_at, m.created_at,
+                          m.group_id
+            ), sent AS (
+                INSERT INTO psqlqueue.messages AS n (id, queue_id, label, body, attributes, delivery_attempts,
+                                                     visible_at, expires_at, created_at, group_id)
+                SELECT g.id, g.source, g.label, g.body, g.attributes, 0, at, g.expires_at, g.created_at, g.group_id
+                  FROM gone AS g
+                 ORDER BY g.visible_at, g.id
+                RETURNING n.queue_id
             )
             SELECT count(*), array_cat(woken, array_agg(DISTINCT s.queue_id)) INTO step, woken FROM sent AS s;
         END IF;

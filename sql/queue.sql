@@ -33,6 +33,10 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM psqlqueue.raise_exists('queue', create_queue.id);
     END IF;
+    -- A new queue has seen no deduplication id. delete_queue removes a queue's entries, but one
+    -- run under REPEATABLE READ cannot see an entry a send committed while it waited for the
+    -- queue's row; such an entry, left until its window ends, must not answer for this queue.
+    DELETE FROM psqlqueue.deduplications AS d WHERE d.queue_id = create_queue.id;
     RETURN created;
 END
 $$;
@@ -136,6 +140,11 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM psqlqueue.raise_not_found('queue', delete_queue.id);
     END IF;
+    -- The queue's deduplication entries (they have no foreign key: schema.sql). A statement of
+    -- its own, after the DELETE above: a send that claimed an entry holds the queue's row lock
+    -- until it commits, so that DELETE waited for it, and this statement's snapshot, taken
+    -- later, sees the entry. A claim can no longer start: it locks the queue's row, now gone.
+    DELETE FROM psqlqueue.deduplications AS d WHERE d.queue_id = delete_queue.id;
 END
 $$;
 COMMENT ON FUNCTION psqlqueue.delete_queue(text) IS

@@ -740,3 +740,81 @@ async fn publish_deduplicates_per_topic() {
     assert_eq!(count(&client, total).await, 6, "one copy in all");
     db.drop_db().await;
 }
+
+/// A queue's deduplication entries go with it (they have no foreign key, so delete_queue
+/// deletes them itself), also when a send that claimed one is still open as the queue is
+/// deleted: the delete waits for that send's lock on the queue and then sees its entry. A queue
+/// made again with the same id has seen no deduplication id, even when an entry was left behind.
+#[tokio::test]
+async fn a_deleted_queue_takes_its_deduplication_entries_with_it() {
+    let db = TestDb::new().await;
+    let observer = db.connect().await;
+    let entries = "SELECT count(*) FROM psqlqueue.deduplications WHERE queue_id = 'q'";
+    observer
+        .batch_execute("SELECT psqlqueue.create_queue('q', 30, 3600)")
+        .await
+        .unwrap();
+    let first = send_dedup(&observer, "q", "first", "a").await;
+
+    // Staged: a send holds its claim open while delete_queue waits for it.
+    let mut holder = db.connect().await;
+    let tx = holder.transaction().await.unwrap();
+    let open = send_dedup(&tx, "q", "open", "b").await;
+    assert_ne!(open, first);
+    let deleter = db.connect().await;
+    let pids = [backend_pid(&deleter).await];
+    let task = tokio::spawn(async move {
+        deleter
+            .batch_execute("SELECT psqlqueue.delete_queue('q')")
+            .await
+    });
+    wait_until_blocked(&observer, &pids, 1).await;
+    assert_eq!(
+        count(&observer, entries).await,
+        1,
+        "b's claim is not committed yet"
+    );
+    tx.commit().await.unwrap();
+    task.await.unwrap().expect("delete_queue");
+    assert_eq!(
+        count(&observer, entries).await,
+        0,
+        "a and b went with the queue"
+    );
+    assert_eq!(
+        count(&observer, "SELECT count(*) FROM psqlqueue.messages").await,
+        0
+    );
+
+    // Made again: the old ids answer nothing.
+    observer
+        .batch_execute("SELECT psqlqueue.create_queue('q', 30, 3600)")
+        .await
+        .unwrap();
+    let again = send_dedup(&observer, "q", "again", "a").await;
+    assert_ne!(again, first, "a new queue has seen no deduplication id");
+
+    // An entry left behind by a queue of the same id (as a delete_queue under REPEATABLE READ
+    // can leave one, racing a send) is cleared when the id is made a queue again.
+    observer
+        .batch_execute(
+            "SELECT psqlqueue.delete_queue('q');
+             INSERT INTO psqlqueue.deduplications (queue_id, deduplication_id, message_id, expires_at)
+             VALUES ('q', 'left', 'gone', now() + interval '1 hour');
+             SELECT psqlqueue.create_queue('q', 30, 3600);",
+        )
+        .await
+        .unwrap();
+    assert_eq!(count(&observer, entries).await, 0);
+    let written = send_dedup(&observer, "q", "written", "left").await;
+    assert_ne!(written, "gone");
+    assert_eq!(
+        count(
+            &observer,
+            "SELECT count(*) FROM psqlqueue.messages WHERE queue_id = 'q'"
+        )
+        .await,
+        1
+    );
+    db.drop_db().await;
+}

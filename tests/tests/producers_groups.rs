@@ -317,6 +317,86 @@ async fn dead_lettering_the_head_lets_the_next_go() {
     db.drop_db().await;
 }
 
+/// Dead-lettering and redrive move a message as a DELETE and an INSERT in one statement
+/// (groups.sql): what arrives is the message whole (id, body, label, attributes, group, send
+/// time and expiry), and no trigger of the table watches UPDATE, which every lease, nack and
+/// extend runs.
+#[tokio::test]
+async fn a_move_keeps_the_message_whole_and_no_trigger_watches_updates() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    client
+        .batch_execute(
+            "SELECT psqlqueue.create_queue('dlq', 30, 3600);
+             SELECT psqlqueue.create_queue('q', 30, 3600, 0, 1, 'dlq');",
+        )
+        .await
+        .unwrap();
+    let id: String = client
+        .query_one(
+            "SELECT psqlqueue.send('q', 'body', 'red', '{\"k\": \"v\"}', group_id => 'g')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let whole = "SELECT format('%s|%s|%s|%s|%s|%s', body, label, attributes, group_id, created_at, expires_at)
+                   FROM psqlqueue.messages WHERE id = $1";
+    let place =
+        "SELECT format('%s|%s|%s', queue_id, delivery_attempts, coalesce(source_queue_id, '-'))
+                   FROM psqlqueue.messages WHERE id = $1";
+    let row = |sql: &'static str| {
+        let client = &client;
+        let id = id.clone();
+        async move {
+            let rows = client.query(sql, &[&id]).await.unwrap();
+            assert_eq!(rows.len(), 1, "one copy of the message");
+            rows[0].get::<_, String>(0)
+        }
+    };
+    let sent = row(whole).await;
+
+    let got = receive_only(&client, "q", "body").await;
+    client
+        .execute(
+            "SELECT psqlqueue.nack('q', $1, 0, $2)",
+            &[&got.id, &got.receipt],
+        )
+        .await
+        .unwrap();
+    assert!(
+        receive(&client, "q", 10).await.is_empty(),
+        "this receive moves it"
+    );
+    assert_eq!(row(place).await, "dlq|0|q");
+    assert_eq!(row(whole).await, sent, "dead-lettered whole");
+
+    let moved: i32 = client
+        .query_one("SELECT psqlqueue.redrive('dlq')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(moved, 1);
+    assert_eq!(row(place).await, "q|0|-");
+    assert_eq!(row(whole).await, sent, "redriven whole");
+    assert_eq!(receive_only(&client, "q", "body").await.id, id);
+
+    // TRIGGER_TYPE_UPDATE is bit 4 of pg_trigger.tgtype.
+    let watching: Vec<String> = client
+        .query(
+            "SELECT tgname::text FROM pg_trigger
+              WHERE tgrelid = 'psqlqueue.messages'::regclass AND NOT tgisinternal AND tgtype & 16 <> 0",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(watching.is_empty(), "triggers on UPDATE: {watching:?}");
+    db.drop_db().await;
+}
+
 /// In a dead-letter queue only a group's head is deliverable, and moving it unparks the next:
 /// one redrive call keeps taking the new heads, so it moves the whole group back, in order (it
 /// once moved one message per group per call).
