@@ -36,8 +36,11 @@ command -v valgrind >/dev/null || die "valgrind is missing (make bench-instructi
 DIR="$(mktemp -d /tmp/psqlqueue-callgrind-XXXX)"
 chown postgres:postgres "$DIR"
 stop() {
-  # Under valgrind a backend takes seconds to write its profile and exit: wait for them.
+  # Under valgrind a backend takes seconds to write its profile and exit: wait for them. The
+  # last ones may still be writing as the postmaster goes (rm then meets a file made under it),
+  # so the removal is tried again.
   as_postgres "$PG_BIN/pg_ctl" -D "$DIR/data" -m fast -t 300 stop >/dev/null 2>&1 || true
+  for _ in $(seq 30); do rm -rf "$DIR" 2>/dev/null && return 0; sleep 1; done
   rm -rf "$DIR"
 }
 trap stop EXIT

@@ -565,6 +565,20 @@ w("- **send_batch checked every element with JSON path queries; message ids comp
   "0.12.0): send_batch of 10 1,529k/1,181k instructions per call (-23%; the raw 10-row INSERT 882k, of which the "
   "foreign-key check of each row, which both pay, is 29%), receive(10)+ack_batch 2,535k/2,448k (-3.4%; "
   "the raw receive-10 + DELETE 1,853k), receive(1)+ack 649k/641k (-1.2%).")
+w("- **A lease paid for triggers it never fired; a deduplication claim checked its queue twice.** Until "
+  "0.13.0, the ordered groups kept two triggers on `UPDATE OF queue_id` (dead-lettering and redrive moved a "
+  "message by updating its queue), and PostgreSQL fetched and locked each leased row's tuple for them before "
+  "finding the column untouched; receive gathered its head with `array_agg` (an aggregate node to set up on "
+  "every call); and each deduplication entry's foreign key looked up the queue row the claim had just locked. "
+  "Now a move is a DELETE and an INSERT in one statement (no trigger watches UPDATE), the head is an ARRAY "
+  "subquery in a one-row CTE, and delete_queue deletes a queue's entries itself. Counted with callgrind (one "
+  "backend, 200 cycles, fresh databases, 0.12.0 against 0.13.0, same library): receive(10)+ack_batch "
+  "2,013k/1,973k instructions per cycle (-2.0%: the triggers 1.2%, the head 0.7%), receive(1)+ack with "
+  "receipts 565k/550k (-2.6%: the head 1.8%, the triggers 0.8%), send with a deduplication id 529k/491k "
+  "(-7.3%), send 326k/325k. Measured and left: the primary key `(queue_id, id)` costs a receive(10)+ack_batch "
+  "cycle 7% of its instructions against `(id, queue_id)` (every comparison reads the queue first, and the id "
+  "behind a variable-length column), but peek pages a queue along it by id; `queue_id COLLATE \"C\"` would "
+  "save 1.1%.")
 w("- **The raw receive limit read a scattered head.** Until 2026-12-01 the fill gave every raw row the same "
   "visible_at, so the raw head `(visible_at, id)` was in the order of the random uuid: every raw lease and "
   "DELETE touched ten heap pages scattered over the table, where a queue written over time (and psqlqueue's, "
@@ -636,21 +650,24 @@ explain = {
         "the consumer acks ten messages with ten ack calls where the raw cycle runs one DELETE (`ack_batch` is "
         "the one-statement alternative, below).",
     "receive(1)+ack with receipts ≥ 0.95× the same cycle in 0.4.0":
-        "within the run-to-run spread of its threshold: the full runs of 2026-11-30 gave 0.96×, 1.01× and 0.98×, "
-        "and 0.9.0 changed neither side of this pair (receive and ack are as in 0.8.0). A receipt costs 128 bits from the strong random source, drawn 4 KiB at a time (one draw per "
-        "receipt measured 2.9 µs each), and the lease update writes 33 more bytes per row.",
+        "within the run-to-run spread of its threshold. Counted with callgrind (docs/bench/instructions.md: one "
+        "backend, fresh databases) the cycle is 550k instructions against 0.4.0's 535k (0.97×; 0.95× before "
+        "0.13.0 took the group triggers off the lease and the aggregate out of the head, history above). A receipt "
+        "costs 128 bits from the strong random source, drawn 4 KiB at a time, written as hexadecimal from a table "
+        "of digits, and the lease update writes 33 more bytes per row.",
     "receive(10)+ack_batch ≥ 0.95× raw receive-10 + DELETE":
-        "not met. Counted with callgrind (docs/bench/instructions.md: one backend, fresh databases): 2,013k "
-        "instructions per cycle against the raw cycle's 1,327k–1,349k (three runs: its keys are random; 0.66–0.67×). The statements are alike; the difference "
-        "is what surrounds and guards them, many parts and none large: the function layer (SECURITY DEFINER and "
-        "its settings, PL/pgSQL, RETURN QUERY's result store and the set-returning call around it, starting the "
-        "executor on larger statements), the ordered groups' trigger WHEN tests (56k a cycle, measured by dropping "
-        "the triggers), the receipts (10k since they are written from a table of digits, 45k before), the "
-        "batch's validity test (13k), the sort that returns the messages in order and the join with the queue "
-        "for its ack deadline and dead-letter limit. At c=8 commits take a share of every cycle, so the ratio "
-        "reads higher: 0.84–0.94× in earlier runs against a raw head scattered over its table (history, above), "
-        "0.88× in this one against the head in arrival order, within the spread of each other; with commits cheap "
-        "(synchronous_commit off, 4 alternating pairs) it was 0.75–0.82× against the ordered head.",
+        "not met. Counted with callgrind (docs/bench/instructions.md: one backend, fresh databases): 1,973k "
+        "instructions per cycle against the raw cycle's 1,342k (0.68×; 2,013k before 0.13.0). The statements are "
+        "alike; the difference is what surrounds and guards them, many parts and none large: the primary key "
+        "`(queue_id, id)` that every probe compares queue first (7%, measured against `(id, queue_id)`, which would "
+        "cost peek its index), the function layer (SECURITY DEFINER and its settings, PL/pgSQL, RETURN QUERY's "
+        "result store and the set-returning call around it, starting the executor on larger statements), the "
+        "ordered groups' delete trigger and its WHEN test (about 30k a cycle), the receipts (10k), the batch's "
+        "validity test (13k), the sort that returns the messages in order and the join with the queue for its ack "
+        "deadline and dead-letter limit. At c=8 commits take a share of every cycle, so the ratio reads higher "
+        "than in one backend: 0.84–0.94× in earlier runs against a raw head scattered over its table (history, "
+        "above), 0.88× at 0.12.0 against the head in arrival order; with commits cheap (synchronous_commit off, 4 "
+        "alternating pairs) it was 0.75–0.82× against the ordered head.",
     "SQS SendMessage ≥ 0.8× REST v1 send":
         "within the run-to-run spread of its threshold: the full runs of 2026-11-30 gave 0.89× and more, and "
         "0.9.0 changed neither route (both end in one `send` call; the SQS side also checks its Signature and "
@@ -670,11 +687,12 @@ explain = {
         "the run-to-run spread at c=8 (4 alternating pairs, before and after: 0.61–0.73 both).",
     "send with a deduplication id ≥ 0.8× send without":
         "not met. A send with a deduplication id writes two rows where a send writes one: the entry in "
-        "psqlqueue.deduplications (an INSERT … ON CONFLICT with its foreign-key check and BRIN summary) costs "
-        "about as much as the message (in one backend, 4,000 calls: the claim alone 75 µs, a whole send "
-        "without one 83 µs). Without the entries' foreign key (13 µs of the claim in one backend) the "
-        "ratio stayed within the spread at c=8 (3 alternating pairs each: 0.71–0.88 with the key, 0.67–0.76 "
-        "without), so the key stays.",
+        "psqlqueue.deduplications (an INSERT … ON CONFLICT, with its unique check before the insertion and a BRIN "
+        "summary) and the call that claims it cost about as much as the message. Counted with callgrind "
+        "(docs/bench/instructions.md): 492k instructions against send's 325k (0.66×). 0.13.0 dropped the entries' "
+        "foreign key, whose check looked up the queue row the claim had just locked: 7% of the send's "
+        "instructions (529k before). An earlier run at c=8 could not see that change inside the spread (3 "
+        "alternating pairs each: 0.71–0.88 with the key, 0.67–0.76 without); the instruction count can.",
     "receive(1)+ack ≥ 3× original pattern":
         "at limit 1 on a freshly filled table both designs pay two commits per message, and in this run even "
         f"PostgreSQL's raw cycle is only {fmt_ratio(ratio(med('raw_cycle_1', C), med('orig_cycle_1', C)))} the "

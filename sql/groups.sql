@@ -3,8 +3,9 @@
 -- queue (send, send_batch, publish, dead-lettering, redrive; ack, sweep, purge, delete) obeys
 -- it without knowing about it, and messages without a group never reach these functions.
 -- A message enters a queue only by an INSERT and leaves only by a DELETE: dead-lettering and
--- redrive move one as both, in one statement, and no UPDATE changes a message's queue. So no
--- trigger watches UPDATE, and a lease, an extend or a nack (UPDATEs of every delivery) pays
+-- redrive move one as both, in one statement, and no UPDATE of these functions changes a
+-- message's queue (an UPDATE of queue_id by hand would bypass the rule). So none of these
+-- triggers watches UPDATE, and a lease, an extend or a nack (UPDATEs of every delivery) pays
 -- for none (the triggers an UPDATE of queue_id fired cost each leased row a fetch and lock of
 -- its tuple: 1.2% of a receive(10) + ack_batch cycle's instructions, callgrind).
 --

@@ -299,6 +299,7 @@ DECLARE
     wanted_label text := nullif(receive.label, '');
     leased bigint;
     spent_at int;
+    dead_letter_queue text;
 BEGIN
     IF receive."limit" IS NULL OR receive."limit" NOT BETWEEN 1 AND 1000 THEN
         PERFORM psqlqueue.raise_invalid('limit',
@@ -405,13 +406,20 @@ BEGIN
                  WHERE m.queue_id = receive.queue AND m.id = s.id
                 RETURNING m.id, s.dead_letter_queue_id, m.label, m.body, m.attributes, m.visible_at, m.expires_at,
                           m.created_at, m.group_id
+            ), moved AS (
+                INSERT INTO psqlqueue.messages AS n (id, queue_id, label, body, attributes, delivery_attempts,
+                                                     visible_at, expires_at, created_at, source_queue_id, group_id)
+                SELECT g.id, g.dead_letter_queue_id, g.label, g.body, g.attributes, 0, at, g.expires_at,
+                       g.created_at, receive.queue, g.group_id
+                  FROM gone AS g
+                 ORDER BY g.visible_at, g.id
+                RETURNING n.queue_id
             )
-            INSERT INTO psqlqueue.messages (id, queue_id, label, body, attributes, delivery_attempts, visible_at,
-                                            expires_at, created_at, source_queue_id, group_id)
-            SELECT g.id, g.dead_letter_queue_id, g.label, g.body, g.attributes, 0, at, g.expires_at, g.created_at,
-                   receive.queue, g.group_id
-              FROM gone AS g
-             ORDER BY g.visible_at, g.id;
+            SELECT min(d.queue_id) INTO dead_letter_queue FROM moved AS d;
+            -- Deliverable at once there: its long pollers are woken, as redrive wakes its targets'.
+            IF dead_letter_queue IS NOT NULL THEN
+                PERFORM psqlqueue.announce(dead_letter_queue);
+            END IF;
         END IF;
     END IF;
 END

@@ -38,6 +38,7 @@ DECLARE
     wanted_label text := nullif(receive.label, '');
     leased bigint;
     spent_at int;
+    dead_letter_queue text;
 BEGIN
     IF receive."limit" IS NULL OR receive."limit" NOT BETWEEN 1 AND 1000 THEN
         PERFORM psqlqueue.raise_invalid('limit',
@@ -144,13 +145,20 @@ BEGIN
                  WHERE m.queue_id = receive.queue AND m.id = s.id
                 RETURNING m.id, s.dead_letter_queue_id, m.label, m.body, m.attributes, m.visible_at, m.expires_at,
                           m.created_at, m.group_id
+            ), moved AS (
+                INSERT INTO psqlqueue.messages AS n (id, queue_id, label, body, attributes, delivery_attempts,
+                                                     visible_at, expires_at, created_at, source_queue_id, group_id)
+                SELECT g.id, g.dead_letter_queue_id, g.label, g.body, g.attributes, 0, at, g.expires_at,
+                       g.created_at, receive.queue, g.group_id
+                  FROM gone AS g
+                 ORDER BY g.visible_at, g.id
+                RETURNING n.queue_id
             )
-            INSERT INTO psqlqueue.messages (id, queue_id, label, body, attributes, delivery_attempts, visible_at,
-                                            expires_at, created_at, source_queue_id, group_id)
-            SELECT g.id, g.dead_letter_queue_id, g.label, g.body, g.attributes, 0, at, g.expires_at, g.created_at,
-                   receive.queue, g.group_id
-              FROM gone AS g
-             ORDER BY g.visible_at, g.id;
+            SELECT min(d.queue_id) INTO dead_letter_queue FROM moved AS d;
+            -- Deliverable at once there: its long pollers are woken, as redrive wakes its targets'.
+            IF dead_letter_queue IS NOT NULL THEN
+                PERFORM psqlqueue.announce(dead_letter_queue);
+            END IF;
         END IF;
     END IF;
 END
@@ -321,9 +329,11 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM psqlqueue.raise_exists('queue', create_queue.id);
     END IF;
-    -- A new queue has seen no deduplication id. delete_queue removes a queue's entries, but one
-    -- run under REPEATABLE READ cannot see an entry a send committed while it waited for the
-    -- queue's row; such an entry, left until its window ends, must not answer for this queue.
+    -- A new queue has seen no deduplication id. delete_queue removes a queue's entries; this
+    -- clears any that outlived an earlier queue of this id anyway (its row deleted by hand, or
+    -- a delete_queue under REPEATABLE READ whose snapshot missed a send's entry, which the
+    -- cascade to that send's message nearly always stops with 40001 first), so that an old id
+    -- never answers for this queue.
     DELETE FROM psqlqueue.deduplications AS d WHERE d.queue_id = create_queue.id;
     RETURN created;
 END
@@ -362,3 +372,10 @@ BEGIN
 END
 $$;
 ALTER FUNCTION psqlqueue.delete_queue(text) SECURITY DEFINER;  -- as privileges.sql makes it
+
+-- Change 4 (issue 11): a receive that moves messages to the dead-letter queue wakes that queue's
+-- long pollers (receive, above); announce's comment lists it.
+COMMENT ON FUNCTION psqlqueue.announce(text) IS
+    'Internal: notifies channel psqlqueue (payload: the queue id) at commit that the queue got deliverable '
+    'messages, when someone listens for it and has not been told since it last asked (listen_for); send, '
+    'send_batch, publish, nack, dead-lettering (receive), redrive and ordered groups call it.';

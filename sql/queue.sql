@@ -33,9 +33,11 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM psqlqueue.raise_exists('queue', create_queue.id);
     END IF;
-    -- A new queue has seen no deduplication id. delete_queue removes a queue's entries, but one
-    -- run under REPEATABLE READ cannot see an entry a send committed while it waited for the
-    -- queue's row; such an entry, left until its window ends, must not answer for this queue.
+    -- A new queue has seen no deduplication id. delete_queue removes a queue's entries; this
+    -- clears any that outlived an earlier queue of this id anyway (its row deleted by hand, or
+    -- a delete_queue under REPEATABLE READ whose snapshot missed a send's entry, which the
+    -- cascade to that send's message nearly always stops with 40001 first), so that an old id
+    -- never answers for this queue.
     DELETE FROM psqlqueue.deduplications AS d WHERE d.queue_id = create_queue.id;
     RETURN created;
 END

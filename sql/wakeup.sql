@@ -51,7 +51,7 @@ $$;
 COMMENT ON FUNCTION psqlqueue.announce(text) IS
     'Internal: notifies channel psqlqueue (payload: the queue id) at commit that the queue got deliverable '
     'messages, when someone listens for it and has not been told since it last asked (listen_for); send, '
-    'send_batch, publish, nack, redrive and ordered groups call it.';
+    'send_batch, publish, nack, dead-lettering (receive), redrive and ordered groups call it.';
 
 CREATE FUNCTION psqlqueue.listen_for(queue text, seconds int)
 RETURNS void

@@ -1,4 +1,4 @@
-//! Long polling's SQL side: a committed send, publish, nack or redrive to a queue that someone
+//! Long polling's SQL side: a committed send, publish, nack, dead-lettering or redrive to a queue that someone
 //! listens for (`listen_for`) notifies channel psqlqueue with the queue id, once committed; a
 //! rolled-back send notifies nobody, nothing is notified for a queue nobody listens for, and
 //! only the first announcement after each `listen_for` is sent (NOTIFY costs every notifying
@@ -163,6 +163,37 @@ async fn queues_are_announced_at_commit_only_while_someone_listens() {
             "{sql}"
         );
     }
+    drop(client);
+    db.drop_db().await;
+}
+
+/// A receive that moves a spent message to the dead-letter queue makes it deliverable there at
+/// once: a consumer long-polling the dead-letter queue is woken, as by a send.
+#[tokio::test]
+async fn a_dead_letter_is_announced_to_its_queue() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    client
+        .batch_execute(
+            "SELECT psqlqueue.create_queue('dlq', 30, 600);
+             SELECT psqlqueue.create_queue('q', 30, 600, 0, 1, 'dlq');
+             SELECT psqlqueue.send('q', 'poison');
+             SELECT psqlqueue.nack('q', id, 0, receipt) FROM psqlqueue.receive('q', NULL, 1);",
+        )
+        .await
+        .expect("one delivery, given back");
+    let (_listening, mut notes) = listener(&db).await;
+    client
+        .batch_execute("SELECT psqlqueue.listen_for('dlq', 60)")
+        .await
+        .expect("listen_for");
+    let got: i64 = client
+        .query_one("SELECT count(*) FROM psqlqueue.receive('q', NULL, 10)", &[])
+        .await
+        .expect("receive")
+        .get(0);
+    assert_eq!(got, 0, "the receive moved the message instead");
+    assert_eq!(heard(&mut notes).await, vec!["dlq"]);
     drop(client);
     db.drop_db().await;
 }
