@@ -659,7 +659,7 @@ explain = {
         "of digits, and the lease update writes 33 more bytes per row.",
     "receive(10)+ack_batch ≥ 0.95× raw receive-10 + DELETE":
         "not met. Counted with callgrind (docs/bench/instructions.md: one backend, fresh databases): 1,964k "
-        "instructions per cycle against the raw cycle's 1,342k (0.68×; 2,013k before 0.13.0). The statements are "
+        "instructions per cycle against the raw cycle's 1,349k (0.69×; 2,013k before 0.13.0). The statements are "
         "alike; the difference is what surrounds and guards them, many parts and none large: the primary key "
         "`(queue_id, id)` that every probe compares queue first (7%, measured against `(id, queue_id)`, which would "
         "cost peek its index), the function layer (SECURITY DEFINER and its settings, PL/pgSQL, RETURN QUERY's "

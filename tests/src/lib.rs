@@ -7,7 +7,7 @@
 #![forbid(unsafe_code)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio_postgres::error::DbError;
 use tokio_postgres::{AsyncMessage, Client, Config, NoTls};
@@ -177,5 +177,38 @@ pub fn sqlstate<T: std::fmt::Debug>(result: Result<T, tokio_postgres::Error>) ->
             .code()
             .map(|code| code.code().to_owned())
             .unwrap_or_else(|| panic!("not a database error: {err}")),
+    }
+}
+
+/// The process id of the backend serving `client` (to find its locks in pg_locks).
+pub async fn backend_pid(client: &Client) -> i32 {
+    client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .expect("pg_backend_pid")
+        .get(0)
+}
+
+/// Polls until `n` of the backends `pids` wait for a lock. Polling for a state, not sleeping for
+/// one: a staged race goes on only once it is really staged.
+pub async fn wait_until_blocked(observer: &Client, pids: &[i32], n: i64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let waiting: i64 = observer
+            .query_one(
+                "SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted AND pid = ANY($1)",
+                &[&pids],
+            )
+            .await
+            .expect("pg_locks")
+            .get(0);
+        if waiting == n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {waiting} of {n} backends ever waited for a lock"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }

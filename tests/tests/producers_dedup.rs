@@ -5,9 +5,9 @@
 //! The races are staged, not slept into: one session holds the first send's transaction open
 //! while the others are seen (in pg_locks) waiting for it, and only then commits or rolls back.
 
-use psqlqueue_tests::{TestDb, sqlstate};
+use psqlqueue_tests::{TestDb, backend_pid, sqlstate, wait_until_blocked};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::Barrier;
 use tokio_postgres::{Client, GenericClient};
 
@@ -27,39 +27,6 @@ async fn send_dedup(client: &impl GenericClient, queue: &str, body: &str, dedup:
         .await
         .unwrap()
         .get(0)
-}
-
-async fn backend_pid(client: &Client) -> i32 {
-    client
-        .query_one("SELECT pg_backend_pid()", &[])
-        .await
-        .unwrap()
-        .get(0)
-}
-
-/// Polls until `n` of the backends `pids` wait for a lock (here: for the holder's transaction,
-/// on the deduplication entry's unique key). Polling for a state, not sleeping for one: the test
-/// goes on only once the race is really staged.
-async fn wait_until_blocked(observer: &Client, pids: &[i32], n: i64) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let waiting: i64 = observer
-            .query_one(
-                "SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted AND pid = ANY($1)",
-                &[&pids],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if waiting == n {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "only {waiting} of {n} senders ever waited for the first one"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
 }
 
 #[tokio::test]
