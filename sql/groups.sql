@@ -23,7 +23,9 @@
 -- lock, so sending grouped messages, and acking their heads, is for READ COMMITTED
 -- transactions (PostgreSQL's default; the sidecar's). Two transactions that each touch several
 -- groups may take those locks in opposite orders: PostgreSQL then cancels one (40P01, retried
--- by the sidecar's clients as a 503).
+-- by the sidecar's clients as a 503). A move takes two: the group's in the target queue as the
+-- copy arrives, then the one in the source as the original's departure is handled, so a redrive
+-- and a receive dead-lettering the same group in the opposite direction can be such a pair.
 
 CREATE FUNCTION psqlqueue.lock_group(queue_id text, group_id text)
 RETURNS void

@@ -134,26 +134,31 @@ BEGIN
             -- here (its lease ended at that very microsecond, or the limit was taken by others
             -- that became free meanwhile) stays where it is, locked until commit, and a later
             -- receive moves it.
-            -- The dead-letter queue's row is locked (FOR KEY SHARE, as a foreign-key check would)
+            -- The queue's limit and its dead-letter queue are read once, in a one-row CTE that
+            -- locks the dead-letter queue's row (FOR KEY SHARE, as a foreign-key check would)
             -- until commit: this statement's snapshot may still show a reference that an
             -- update_queue has just cleared, with a delete_queue of that dead-letter queue right
-            -- behind it. The lock waits for such a delete; when it commits, the rows it joined
-            -- drop out and nothing moves, where the INSERT's foreign-key check would have failed
-            -- the whole receive.
-            WITH spent AS (
-                SELECT m.id, d.id AS dead_letter_queue_id
-                  FROM psqlqueue.messages AS m, psqlqueue.queues AS q, psqlqueue.queues AS d
-                 WHERE q.id = receive.queue
-                   AND d.id = q.dead_letter_queue_id
-                   AND m.queue_id = receive.queue
+            -- behind it. The lock waits for such a delete; when it commits, the CTE has no row and
+            -- nothing is moved or locked, where the INSERT's foreign-key check would have failed
+            -- the whole receive. Read in the join of the candidates instead, the queues table was
+            -- scanned once per candidate (a few hundred queues, generic plan), and each candidate
+            -- was locked before its dead-letter queue was found gone.
+            WITH target AS MATERIALIZED (
+                SELECT q.max_delivery_attempts, d.id AS dead_letter_queue_id
+                  FROM psqlqueue.queues AS q, psqlqueue.queues AS d
+                 WHERE q.id = receive.queue AND d.id = q.dead_letter_queue_id
+                   FOR KEY SHARE OF d
+            ), spent AS (
+                SELECT m.id, t.dead_letter_queue_id
+                  FROM psqlqueue.messages AS m, target AS t
+                 WHERE m.queue_id = receive.queue
                    AND m.visible_at < at
                    AND m.expires_at > at
                    AND coalesce(m.label = wanted_label, wanted_label IS NULL)
-                   AND psqlqueue.attempts_spent(m.delivery_attempts, q.max_delivery_attempts)
+                   AND psqlqueue.attempts_spent(m.delivery_attempts, t.max_delivery_attempts)
                  ORDER BY m.visible_at, m.id
                  LIMIT receive."limit" - leased
                    FOR UPDATE OF m SKIP LOCKED
-                   FOR KEY SHARE OF d
             ), gone AS (
                 DELETE FROM psqlqueue.messages AS m
                  USING spent AS s

@@ -187,6 +187,15 @@ async fn a_dead_letter_is_announced_to_its_queue() {
         .batch_execute("SELECT psqlqueue.listen_for('dlq', 60)")
         .await
         .expect("listen_for");
+    // A short receive that finds nothing spent announces nothing.
+    client
+        .batch_execute(
+            "SELECT psqlqueue.create_queue('quiet', 30, 600, 0, 1, 'dlq');
+             SELECT count(*) FROM psqlqueue.receive('quiet', NULL, 10);",
+        )
+        .await
+        .expect("a short receive, nothing spent");
+    assert_eq!(heard(&mut notes).await, Vec::<String>::new());
     let got: i64 = client
         .query_one("SELECT count(*) FROM psqlqueue.receive('q', NULL, 10)", &[])
         .await
