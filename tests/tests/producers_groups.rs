@@ -328,6 +328,7 @@ async fn a_move_keeps_the_message_whole_and_no_trigger_watches_updates() {
     client
         .batch_execute(
             "SELECT psqlqueue.create_queue('dlq', 30, 3600);
+             SELECT psqlqueue.create_queue('other', 30, 3600);
              SELECT psqlqueue.create_queue('q', 30, 3600, 0, 1, 'dlq');",
         )
         .await
@@ -379,7 +380,27 @@ async fn a_move_keeps_the_message_whole_and_no_trigger_watches_updates() {
     assert_eq!(moved, 1);
     assert_eq!(row(place).await, "q|0|-");
     assert_eq!(row(whole).await, sent, "redriven whole");
-    assert_eq!(receive_only(&client, "q", "body").await.id, id);
+    let again = receive_only(&client, "q", "body").await;
+    assert_eq!(again.id, id);
+
+    // Dead-lettered once more, then redriven to a target queue (redrive's other statement).
+    client
+        .execute(
+            "SELECT psqlqueue.nack('q', $1, 0, $2)",
+            &[&again.id, &again.receipt],
+        )
+        .await
+        .unwrap();
+    assert!(receive(&client, "q", 10).await.is_empty());
+    assert_eq!(row(place).await, "dlq|0|q");
+    let moved: i32 = client
+        .query_one("SELECT psqlqueue.redrive('dlq', 10, 'other')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(moved, 1);
+    assert_eq!(row(place).await, "other|0|-");
+    assert_eq!(row(whole).await, sent, "redriven to a target whole");
 
     // TRIGGER_TYPE_UPDATE is bit 4 of pg_trigger.tgtype.
     let watching: Vec<String> = client
