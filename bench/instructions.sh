@@ -118,6 +118,11 @@ pair() { # label ours_name ours_version ours_script baseline_label base_name bas
 # throughput ratios are ours over the baseline's: above 1 means ours is cheaper).
 pair "receive(10) + one ack_batch with receipts" batch "" "$BENCH/sql/batch_cycle.sql" \
   "raw UPDATE…SKIP LOCKED LIMIT 10 + DELETE" raw_cycle "" "$OUT/raw_cycle_10.sql" 3000 "0.95×"
+# The same cycle's statements sent bare (batch_cycle_bare.sql): how much of the gap to the raw
+# cycle is the statements' own work (receipts, whole messages in order, the lease check) and how
+# much the functions around them. No c=8 target of its own.
+pair "receive(10)'s and ack_batch's statements, bare" bare "" "$BENCH/sql/batch_cycle_bare.sql" \
+  "raw UPDATE…SKIP LOCKED LIMIT 10 + DELETE" raw_cycle_bare "" "$OUT/raw_cycle_10.sql" 3000 "—"
 pair "receive(1) + ack with receipts" receipts "" "$BENCH/sql/receipt_cycle.sql" \
   "0.4.0's receive(1) + ack" prev "0.4.0" "$BENCH/sql/cycle.sql" 40000 "0.95×" -D n=1
 pair "send_batch of 10" send_batch "" "$BENCH/sql/send_batch.sql" \

@@ -580,6 +580,14 @@ w("- **A lease paid for triggers it never fired; a deduplication claim checked i
   "cycle 7% of its instructions against `(id, queue_id)` (every comparison reads the queue first, and the id "
   "behind a variable-length column), but peek pages a queue along it by id; `queue_id COLLATE \"C\"` would "
   "save 1.1%.")
+w("- **A deduplicated send claimed its id in a function of its own.** Until 0.14.0, send called "
+  "claim_deduplication (a PL/pgSQL function with its pinned search_path) to insert the entry, then wrote the "
+  "message in a second statement that looked the queue up again. Now one statement locks the queue row, "
+  "claims the id and writes the message; claim_deduplication answers only what that statement did not write "
+  "(a duplicate, no queue, a delay past the retention). Counted with callgrind (one backend, 200 sends, fresh "
+  "databases, 0.13.0 against 0.14.0): send with a deduplication id 491k/431k instructions (-12%: the call "
+  "24k, its search_path 15k of them, the second statement and lookup 34k), send 325k/325k. At c=8 the pair's "
+  "median did not move (0.793/0.798, 5 rotations each): those sends wait on their commits, not on the CPU.")
 w("- **The raw receive limit read a scattered head.** Until 2026-12-01 the fill gave every raw row the same "
   "visible_at, so the raw head `(visible_at, id)` was in the order of the random uuid: every raw lease and "
   "DELETE touched ten heap pages scattered over the table, where a queue written over time (and psqlqueue's, "
@@ -658,18 +666,22 @@ explain = {
         "costs 128 bits from the strong random source, drawn 4 KiB at a time, written as hexadecimal from a table "
         "of digits, and the lease update writes 33 more bytes per row.",
     "receive(10)+ack_batch ≥ 0.95× raw receive-10 + DELETE":
-        "not met. Counted with callgrind (docs/bench/instructions.md: one backend, fresh databases): 1,964k "
-        "instructions per cycle against the raw cycle's 1,349k (0.69×; 2,013k before 0.13.0). The statements are "
-        "alike; the difference is what surrounds and guards them, many parts and none large: the primary key "
-        "`(queue_id, id)` that every probe compares queue first (7%, measured against `(id, queue_id)`, which would "
-        "cost peek its index), the function layer (SECURITY DEFINER and its settings, PL/pgSQL, RETURN QUERY's "
-        "result store and the set-returning call around it, starting the executor on larger statements), the "
-        "ordered groups' delete trigger and its WHEN test (about 30k a cycle), the receipts (10k), the batch's "
-        "validity test (13k), the sort that returns the messages in order and the read of the queue's ack deadline "
-        "and dead-letter limit. At c=8 commits take a share of every cycle, so the ratio reads higher "
-        "than in one backend: 0.84–0.94× in earlier runs against a raw head scattered over its table (history, "
-        "above), 0.88× at 0.12.0 against the head in arrival order; with commits cheap (synchronous_commit off, 4 "
-        "alternating pairs) it was 0.75–0.82× against the ordered head.",
+        "not met, and out of reach of any function that keeps the contract: the contract's own statements, "
+        "sent bare, use up nearly all of the margin. Counted with callgrind (docs/bench/instructions.md: one "
+        "backend, fresh databases): 1,964k instructions per cycle against the raw cycle's 1,349k (0.69×); the "
+        "same cycle's two statements written out and sent without the functions "
+        "(bench/sql/batch_cycle_bare.sql) 1,819k (0.74×; 1,747k–1,819k as they are planned with parameters or "
+        "with the values written in). What the statements do beyond the raw ones, measured by taking it out: "
+        "the primary key `(queue_id, id)` (141k: every probe compares the queue first and reads the id behind a "
+        "variable-length column; issue 13 chose it, and peek pages along it), whole messages returned in order "
+        "(94k: the raw cycle returns ids), the receipts (28k to draw and store, about 40k to send back and "
+        "parse), ack_batch's lease check and its RETURNING (about 50k). What the functions add around them: "
+        "145k–217k (7–11%): PL/pgSQL, the pinned settings (13.5k for ack_batch's search_path), RETURN QUERY's "
+        "result store and the set-returning call, the groups' delete trigger (30k). At c=8 commits take a share "
+        "of every cycle: on a private stock cluster (150k messages refilled before each 5 s point, the order "
+        "rotating), the bare statements ran at 0.96× the raw cycle (median of 10 alternating pairs, "
+        "0.79–1.06), psqlqueue's functions at 0.81× (5 rotations, 0.78–1.01). The 0.95× line leaves the "
+        "functions about 1%.",
     "SQS SendMessage ≥ 0.8× REST v1 send":
         "within the run-to-run spread of its threshold: the full runs of 2026-11-30 gave 0.89× and more, and "
         "0.9.0 changed neither route (both end in one `send` call; the SQS side also checks its Signature and "
@@ -688,13 +700,15 @@ explain = {
         "per call 329 µs against 358 µs (3,000 calls in a DO loop, medians of 8 alternating runs), inside "
         "the run-to-run spread at c=8 (4 alternating pairs, before and after: 0.61–0.73 both).",
     "send with a deduplication id ≥ 0.8× send without":
-        "not met. A send with a deduplication id writes two rows where a send writes one: the entry in "
-        "psqlqueue.deduplications (an INSERT … ON CONFLICT, with its unique check before the insertion and a BRIN "
-        "summary) and the call that claims it cost about as much as the message. Counted with callgrind "
-        "(docs/bench/instructions.md): 492k instructions against send's 325k (0.66×). 0.13.0 dropped the entries' "
-        "foreign key, whose check looked up the queue row the claim had just locked: 7% of the send's "
-        "instructions (529k before). An earlier run at c=8 could not see that change inside the spread (3 "
-        "alternating pairs each: 0.71–0.88 with the key, 0.67–0.76 without); the instruction count can.",
+        "at its threshold: on this machine the pair's c=8 ratio moves between 0.72 and 0.93 from one rotation to "
+        "the next, and its medians sit at 0.80 (0.793 before 0.14.0 and 0.798 after, 5 rotations each; 0.798 "
+        "over 10 after). A send with a deduplication id writes two rows where a send writes one: the entry in "
+        "psqlqueue.deduplications (an INSERT … ON CONFLICT, its unique check before the insertion and the "
+        "confirmation after it) beside the message, 930 bytes of WAL per send against 555 (pg_current_wal_"
+        "insert_lsn over 2,000 sends), and each send waits for its own commit. Counted with callgrind "
+        "(docs/bench/instructions.md): 431k instructions against send's 325k (0.75×; 0.66× before 0.14.0 "
+        "claimed the id and wrote the message in one statement). The entry alone, sent bare: 51k for a plain "
+        "INSERT of it, 87k with ON CONFLICT; the 0.8× line allows 81k in instructions.",
     "receive(1)+ack ≥ 3× original pattern":
         "at limit 1 on a freshly filled table both designs pay two commits per message, and in this run even "
         f"PostgreSQL's raw cycle is only {fmt_ratio(ratio(med('raw_cycle_1', C), med('orig_cycle_1', C)))} the "

@@ -785,3 +785,129 @@ async fn a_deleted_queue_takes_its_deduplication_entries_with_it() {
     );
     db.drop_db().await;
 }
+
+/// send claims and writes in one statement and hands everything else to claim_deduplication:
+/// each way out of that statement is taken here, and each answers as a send did when the claim
+/// came first (a duplicate answers the first id whatever its own options; a send that cannot
+/// be written leaves no claim behind; an entry of a queue that does not exist answers nothing).
+#[tokio::test]
+async fn what_the_one_statement_send_leaves_to_the_claim_answers_as_before() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    client
+        .batch_execute("SELECT psqlqueue.create_queue('q', 30, 60)")
+        .await
+        .unwrap();
+    let messages = "SELECT count(*) FROM psqlqueue.messages WHERE queue_id = 'q'";
+    let entries = "SELECT count(*) FROM psqlqueue.deduplications";
+
+    // The one statement does the work: a new id never calls claim_deduplication, a duplicate
+    // does (counted by the function statistics of one transaction).
+    let claims = "SELECT coalesce(pg_stat_get_xact_function_calls(
+                      'psqlqueue.claim_deduplication(text, text, text, timestamptz)'::regprocedure), 0)";
+    client
+        .batch_execute("BEGIN; SET LOCAL track_functions = 'pl'")
+        .await
+        .unwrap();
+    let first = send_dedup(&client, "q", "first", "x").await;
+    send_dedup(&client, "q", "second", "w").await;
+    assert_eq!(count(&client, claims).await, 0, "new ids");
+    assert_eq!(send_dedup(&client, "q", "copy", "x").await, first);
+    assert_eq!(count(&client, claims).await, 1, "a duplicate");
+    client.batch_execute("COMMIT").await.unwrap();
+
+    // A duplicate with a delay past the queue's retention (60 s): the first id, not 22023.
+    let again: String = client
+        .query_one(
+            "SELECT psqlqueue.send('q', 'late', delay_seconds => 600, deduplication_id => 'x',
+                                   group_id => 'g')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(again, first);
+    assert_eq!(count(&client, messages).await, 2);
+
+    // A new id with that delay: 22023, and the next send of that id writes.
+    let code = sqlstate(
+        client
+            .query_one(
+                "SELECT psqlqueue.send('q', 'late', delay_seconds => 600, deduplication_id => 'y')",
+                &[],
+            )
+            .await,
+    );
+    assert_eq!(code, "22023");
+    assert_eq!(count(&client, entries).await, 2);
+    let written = send_dedup(&client, "q", "in time", "y").await;
+    assert_ne!(written, first);
+    assert_eq!(count(&client, messages).await, 3);
+
+    // No such queue: P0002, even beside an entry under its name (rows deleted by hand can leave
+    // one), and the entry answers nothing.
+    client
+        .batch_execute(
+            "INSERT INTO psqlqueue.deduplications (queue_id, deduplication_id, message_id, expires_at)
+             VALUES ('gone', 'z', 'left', now() + interval '1 hour')",
+        )
+        .await
+        .unwrap();
+    for dedup in ["z", "new"] {
+        let code = sqlstate(
+            client
+                .query_one(
+                    "SELECT psqlqueue.send('gone', 'b', deduplication_id => $1)",
+                    &[&dedup],
+                )
+                .await,
+        );
+        assert_eq!(code, "P0002", "{dedup}");
+    }
+    db.drop_db().await;
+}
+
+/// The one way through send's plain INSERT with a deduplication id: the window is set to 0
+/// while a duplicate waits for the first send's claim. When the first commits, the waiting
+/// send finds the entry live but its queue's window off, so it writes a message of its own
+/// (a window of 0 turns deduplication off at once, also for a send already under way).
+#[tokio::test]
+async fn a_window_turned_off_while_a_duplicate_waits_lets_it_write() {
+    let db = TestDb::new().await;
+    let observer = db.connect().await;
+    observer
+        .batch_execute("SELECT psqlqueue.create_queue('q', 30, 3600)")
+        .await
+        .unwrap();
+    let mut holder = db.connect().await;
+    let tx = holder.transaction().await.unwrap();
+    let first = send_dedup(&tx, "q", "first", "w").await;
+
+    let waiter = db.connect().await;
+    let pids = [backend_pid(&waiter).await];
+    let task = tokio::spawn(async move { send_dedup(&waiter, "q", "second", "w").await });
+    wait_until_blocked(&observer, &pids, 1).await;
+    // update_queue's row lock does not conflict with the senders' key-share locks.
+    observer
+        .batch_execute(
+            "SELECT psqlqueue.update_queue('q', 30, 3600, 0, deduplication_window_seconds => 0)",
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let second = task.await.unwrap();
+    assert_ne!(
+        second, first,
+        "the window was off when the claim was decided"
+    );
+    assert_eq!(
+        count(
+            &observer,
+            "SELECT count(*) FROM psqlqueue.messages WHERE queue_id = 'q'"
+        )
+        .await,
+        2
+    );
+    db.drop_db().await;
+}
