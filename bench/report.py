@@ -679,9 +679,10 @@ explain = {
         "145k–217k (7–11%): PL/pgSQL, the pinned settings (13.5k for ack_batch's search_path), RETURN QUERY's "
         "result store and the set-returning call, the groups' delete trigger (30k). At c=8 commits take a share "
         "of every cycle: on a private stock cluster (150k messages refilled before each 5 s point, the order "
-        "rotating), the bare statements ran at 0.96× the raw cycle (median of 10 alternating pairs, "
-        "0.79–1.06), psqlqueue's functions at 0.81× (5 rotations, 0.78–1.01). The 0.95× line leaves the "
-        "functions about 1%.",
+        "rotating), the bare statements ran at 0.96× the raw cycle (median of 10 alternating pairs, 0.79–1.06; "
+        "written with clock_timestamp()) and 0.99× (8 rotations of raw, bare and psqlqueue, pairs from 0.67 to "
+        "1.75 on a busy machine), psqlqueue's functions at 0.81× (5 rotations) and 0.875× (the same 8). "
+        "The bare statements sit at the line; it leaves the functions around them about 1%.",
     "SQS SendMessage ≥ 0.8× REST v1 send":
         "within the run-to-run spread of its threshold: the full runs of 2026-11-30 gave 0.89× and more, and "
         "0.9.0 changed neither route (both end in one `send` call; the SQS side also checks its Signature and "
