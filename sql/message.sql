@@ -29,12 +29,12 @@ BEGIN
             -- The claim and the message in one statement: claim_deduplication's INSERT, written out
             -- (its rules: an entry per queue and id, taken over once past its window, none when the
             -- window is 0), and the message written only when that claim was made or the window is
-            -- 0. As a call of claim_deduplication and a second statement it cost a send with a
-            -- deduplication id 58k of its 491k instructions (callgrind, fresh databases, 200 sends),
-            -- and that send was held to 0.8x a send without one. Anything else (a duplicate, no
-            -- queue, a delay past the retention, an entry that changed in between) writes nothing
-            -- here and is answered below by claim_deduplication itself, as before; the tests of
-            -- producers_dedup.rs reach both. The queue row is locked first, as before.
+            -- 0. A call of claim_deduplication and a second statement cost 58k of a deduplicated
+            -- send's 491k instructions (callgrind, fresh databases, 200 sends). Whatever this
+            -- statement does not write (a duplicate, no queue, a delay past the retention, a window
+            -- turned off meanwhile) goes on to claim_deduplication, which answers it as before (a
+            -- duplicate pays the claim twice); producers_dedup.rs holds both to the same answers.
+            -- Locks come in the order they did: the queue row, the entry, the group.
             WITH q AS MATERIALIZED (
                 SELECT q.id, q.delivery_delay_seconds, q.message_retention_seconds, q.deduplication_window_seconds
                   FROM psqlqueue.queues AS q
