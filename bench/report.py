@@ -587,7 +587,8 @@ w("- **A deduplicated send claimed its id in a function of its own.** Until 0.14
   "(a duplicate, no queue, a delay past the retention). Counted with callgrind (one backend, 200 sends, fresh "
   "databases, 0.13.0 against 0.14.0): send with a deduplication id 491k/431k instructions (-12%: the call "
   "24k, its search_path 15k of them, the second statement and lookup 34k), send 325k/325k. At c=8 the pair's "
-  "median did not move (0.793/0.798, 5 rotations each): those sends wait on their commits, not on the CPU.")
+  "median did not move (0.793/0.798, 5 rotations each): those sends apparently wait on their commits more "
+  "than on the CPU.")
 w("- **The raw receive limit read a scattered head.** Until 2026-12-01 the fill gave every raw row the same "
   "visible_at, so the raw head `(visible_at, id)` was in the order of the random uuid: every raw lease and "
   "DELETE touched ten heap pages scattered over the table, where a queue written over time (and psqlqueue's, "
@@ -666,24 +667,24 @@ explain = {
         "costs 128 bits from the strong random source, drawn 4 KiB at a time, written as hexadecimal from a table "
         "of digits, and the lease update writes 33 more bytes per row.",
     "receive(10)+ack_batch ≥ 0.95× raw receive-10 + DELETE":
-        "not met, and out of reach of any function that keeps the contract: the contract's own statements, "
-        "sent bare, use up nearly all of the margin. Counted with callgrind (docs/bench/instructions.md: one "
+        "not met, and probably out of reach of any function that keeps the contract: the contract's own "
+        "statements, sent bare, use up nearly all of the margin. Counted with callgrind (docs/bench/instructions.md: one "
         "backend, fresh databases): 1,964k instructions per cycle against the raw cycle's 1,333k–1,350k (0.68–0.69×); the "
         "same cycle's two statements written out and sent without the functions "
-        "(bench/sql/batch_cycle_bare.sql) 1,819k (0.74×; 1,747k–1,819k as they are planned with parameters or "
+        "(bench/sql/batch_cycle_bare.sql) 1,825k (0.74×; 1,747k–1,825k as they are planned with parameters or "
         "with the values written in). What the statements do beyond the raw ones, measured by taking it out: "
         "the primary key `(queue_id, id)` (141k: every probe compares the queue first and reads the id behind a "
         "variable-length column; issue 13 chose it, and peek pages along it), whole messages returned in order "
         "(94k: the raw cycle returns ids), the receipts (28k to draw and store, about 40k to send back and "
         "parse), ack_batch's lease check and its RETURNING (about 50k), the groups' delete trigger and its WHEN "
-        "test (30k, paid on a queue without groups too). What the functions add around them: 145k–217k (7–11%): "
+        "test (30k, paid on a queue without groups too). What the functions add around them: 139k–217k (7–11%): "
         "PL/pgSQL, the pinned settings (13.5k for ack_batch's search_path), RETURN QUERY's result store and the "
         "set-returning call. At c=8 commits take a share "
         "of every cycle: on a private stock cluster (150k messages refilled before each 5 s point, the order "
         "rotating), the bare statements ran at 0.96× the raw cycle (median of 10 alternating pairs, 0.79–1.06; "
         "written with clock_timestamp()) and 0.99× (8 rotations of raw, bare and psqlqueue, pairs from 0.67 to "
         "1.75 on a busy machine), psqlqueue's functions at 0.81× (5 rotations) and 0.875× (the same 8). "
-        "The bare statements sit at the line; it leaves the functions around them about 1%.",
+        "The bare statements sit at the line; it leaves the functions around them 1–4%, inside the spread.",
     "SQS SendMessage ≥ 0.8× REST v1 send":
         "within the run-to-run spread of its threshold: the full runs of 2026-11-30 gave 0.89× and more, and "
         "0.9.0 changed neither route (both end in one `send` call; the SQS side also checks its Signature and "
@@ -713,7 +714,8 @@ explain = {
         "INSERT of it, 87k with ON CONFLICT; the 0.8× line allows 81k in instructions.",
     "receive(10)+ack_batch over 1,000 active groups ≥ 0.5× the same without groups":
         "within the run-to-run spread of its threshold: the ratio is of the two sides' medians, and the pairs of "
-        "the 2026-12-02 05:31 run were 0.69, 0.49 and 0.56 (0.53× and 0.54× in the full runs before it). 0.14.0 "
+        "the 2026-12-02 05:31 run were 0.69, 0.49 and 0.56 (0.54× in the full run before it, 0.46–0.69× in those "
+        "since 2026-11-30). 0.14.0 "
         "changed nothing a receive or an ack does (only a send with a deduplication id). A grouped lease pays "
         "for what keeps a group in order (groups.sql): the group's advisory lock taken at each "
         "arrival and departure, and the trigger on DELETE that releases the next message of the group.",
