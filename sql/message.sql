@@ -82,8 +82,9 @@ BEGIN
           FROM psqlqueue.queues AS q
          WHERE q.id = send.queue
            AND coalesce(send.delay_seconds < q.message_retention_seconds, true)
-           -- Taken by the foreign key check anyway; taking it here means a queue deleted
-           -- concurrently reads as "not found" rather than as a foreign-key violation.
+           -- Held until commit: what keeps the queue from being deleted under its new message
+           -- (messages have no foreign key, schema.sql); a queue deleted concurrently reads as
+           -- "not found".
            FOR KEY SHARE OF q
         RETURNING m.id, m.visible_at <= at INTO new_id, deliverable;
         IF NOT FOUND THEN
@@ -445,10 +446,11 @@ BEGIN
             -- until commit: this statement's snapshot may still show a reference that an
             -- update_queue has just cleared, with a delete_queue of that dead-letter queue right
             -- behind it. The lock waits for such a delete; when it commits, the CTE has no row and
-            -- nothing is moved or locked, where the INSERT's foreign-key check would have failed
-            -- the whole receive. Read in the join of the candidates instead, the queues table was
-            -- scanned once per candidate (a few hundred queues, generic plan), and each candidate
-            -- was locked before its dead-letter queue was found gone.
+            -- nothing is moved or locked (before 0.13.0, without this lock, the foreign-key check
+            -- failed the whole receive), and no message is left in a deleted queue. Read in the
+            -- join of the candidates instead, the queues table was scanned once per candidate (a
+            -- few hundred queues, generic plan), and each candidate was locked before its
+            -- dead-letter queue was found gone.
             WITH target AS MATERIALIZED (
                 SELECT q.max_delivery_attempts, d.id AS dead_letter_queue_id
                   FROM psqlqueue.queues AS q, psqlqueue.queues AS d

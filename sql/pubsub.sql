@@ -228,7 +228,7 @@ BEGIN
           JOIN psqlqueue.queues AS q ON q.id = s.queue_id
          WHERE s.topic_id = publish.topic
            AND psqlqueue.filter_matches(s.message_filters, attrs)
-           FOR KEY SHARE OF q  -- as in send: a concurrently deleted queue is skipped, not an FK error
+           FOR KEY SHARE OF q  -- as in send: held until commit; a concurrently deleted queue is skipped
         RETURNING m.queue_id, m.visible_at <= at AS deliverable
     )
     SELECT count(*), array_agg(c.queue_id) FILTER (WHERE c.deliverable)

@@ -33,11 +33,13 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM psqlqueue.raise_exists('queue', create_queue.id);
     END IF;
-    -- A new queue has seen no deduplication id. delete_queue removes a queue's entries; this
-    -- clears any that outlived an earlier queue of this id anyway (its row deleted by hand, or
-    -- a delete_queue under REPEATABLE READ whose snapshot missed a send's entry, which the
-    -- cascade to that send's message nearly always stops with 40001 first), so that an old id
-    -- never answers for this queue.
+    -- A new queue holds no message and has seen no deduplication id. delete_queue removes a
+    -- queue's messages and entries; this clears any that outlived an earlier queue of this id
+    -- anyway (its row deleted by hand, or a delete_queue under REPEATABLE READ or SERIALIZABLE
+    -- whose snapshot missed what a writer committed after it), so that nothing of the old queue
+    -- reaches this one.
+    -- Primary-key range probes: nothing to read for a new id.
+    DELETE FROM psqlqueue.messages AS m WHERE m.queue_id = create_queue.id;
     DELETE FROM psqlqueue.deduplications AS d WHERE d.queue_id = create_queue.id;
     RETURN created;
 END
@@ -142,10 +144,16 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM psqlqueue.raise_not_found('queue', delete_queue.id);
     END IF;
-    -- The queue's deduplication entries (they have no foreign key: schema.sql). A statement of
-    -- its own, after the DELETE above: a send that claimed an entry holds the queue's row lock
-    -- until it commits, so that DELETE waited for it, and this statement's snapshot, taken
-    -- later, sees the entry. A claim can no longer start: it locks the queue's row, now gone.
+    -- The queue's messages and deduplication entries (neither has a foreign key: schema.sql).
+    -- Statements of their own, after the DELETE above: a writer of either (a send, a claim, a
+    -- publish, a move) holds the queue's row lock until it commits, so that DELETE waited for
+    -- it, and these statements' snapshots, taken later, see what it wrote. None can start any
+    -- more: each locks the queue's row, now gone. (Under REPEATABLE READ or SERIALIZABLE the
+    -- snapshot is the transaction's, older than a write committed after it, which stays behind
+    -- under this id until create_queue clears it or the sweep deletes it at its expiry; the key's
+    -- cascade failed such a delete with 40001.) The messages' group triggers (groups.sql) see
+    -- these as departures, as they saw the cascade's.
+    DELETE FROM psqlqueue.messages AS m WHERE m.queue_id = delete_queue.id;
     DELETE FROM psqlqueue.deduplications AS d WHERE d.queue_id = delete_queue.id;
 END
 $$;

@@ -1,5 +1,6 @@
-//! Long polling's SQL side: a committed send, publish, nack, dead-lettering or redrive to a queue that someone
-//! listens for (`listen_for`) notifies channel psqlqueue with the queue id, once committed; a
+//! Long polling's SQL side: a committed send, publish, nack, dead-lettering, redrive or group
+//! head's departure that makes messages deliverable in a queue someone listens for
+//! (`listen_for`) notifies channel psqlqueue with the queue id, once committed; a
 //! rolled-back send notifies nobody, nothing is notified for a queue nobody listens for, and
 //! only the first announcement after each `listen_for` is sent (NOTIFY costs every notifying
 //! commit a cluster-wide lock).
@@ -258,4 +259,46 @@ async fn a_send_that_waited_for_a_listen_for_announces_itself() {
         sent.await.expect("join").expect(send);
         assert_eq!(heard(&mut notes).await, vec!["heard"], "{send}");
     }
+}
+
+/// An ack that lets a group's next message be delivered wakes a consumer long-polling that
+/// queue, as a send of a deliverable message does; with nobody listening (the registration
+/// spent by that first announcement), the next such ack notifies nothing.
+#[tokio::test]
+async fn a_group_s_next_message_is_announced_when_its_head_leaves() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    let ack_head = "SELECT psqlqueue.ack('g', id, receipt) FROM psqlqueue.receive('g', NULL, 10)";
+    client
+        .batch_execute(
+            "SELECT psqlqueue.create_queue('g', 30, 600);
+             SELECT psqlqueue.send('g', 'first', group_id => 'a');
+             SELECT psqlqueue.send('g', 'second', group_id => 'a');
+             SELECT psqlqueue.send('g', 'third', group_id => 'a');",
+        )
+        .await
+        .expect("a group of three, two parked");
+    let (_listening, mut notes) = listener(&db).await;
+    client
+        .batch_execute("SELECT psqlqueue.listen_for('g', 60)")
+        .await
+        .expect("listen_for");
+    client.batch_execute(ack_head).await.expect("ack the head");
+    assert_eq!(heard(&mut notes).await, vec!["g"], "second unparked");
+    client.batch_execute(ack_head).await.expect("ack the head");
+    assert_eq!(
+        heard(&mut notes).await,
+        Vec::<String>::new(),
+        "third unparked, nobody asked again"
+    );
+    let left: Vec<String> = client
+        .query("SELECT body FROM psqlqueue.peek('g')", &[])
+        .await
+        .expect("peek")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(left, vec!["third"]);
+    drop(client);
+    db.drop_db().await;
 }
