@@ -81,13 +81,17 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    at timestamptz := clock_timestamp();
+    at timestamptz;
     next_visible_at timestamptz;
 BEGIN
     IF OLD.visible_at = 'infinity' THEN
         RETURN NULL;  -- a parked message headed nothing
     END IF;
     PERFORM psqlqueue.lock_group(OLD.queue_id, OLD.group_id);
+    -- The clock is read once the lock is held: a departure that waited for it judges which
+    -- messages still live by the time it acts. Read before, it could pick a message that expired
+    -- during the wait and that a sweep was deleting (next paragraph).
+    at := clock_timestamp();
     -- The group's first live message in arrival order is its head, if it has one: a message is
     -- unparked only when every live message before it has left (arrival: none is live; here:
     -- none is unparked and it is the first parked), and a message that expired never lives
@@ -96,14 +100,25 @@ BEGIN
     -- for any unparked live message first read every parked one of the group, one heap fetch
     -- each, on every departure: 130k instructions a departure with 20 messages a group, 11% of
     -- the ordered-groups cycle of bench/sql/group_cycle.sql, callgrind.)
-    UPDATE psqlqueue.messages AS m
-       SET visible_at = greatest(at, m.not_before), not_before = NULL
-     WHERE m.queue_id = OLD.queue_id
-       AND m.id = (SELECT n.id FROM psqlqueue.messages AS n
-                    WHERE n.queue_id = OLD.queue_id AND n.group_id = OLD.group_id AND n.expires_at > at
-                    ORDER BY n.group_seq LIMIT 1)
-       AND m.visible_at = 'infinity'
-    RETURNING m.visible_at INTO next_visible_at;
+    -- Unparking nothing means the first live message is the head, or there is none, or the one
+    -- the UPDATE picked was deleted while it waited for that row (a sweep or cleanup deleting it
+    -- as it expired; that row's own departure did nothing, as it was parked): then the next one
+    -- is looked for again, with a newer snapshot, or the group would be left with no head and
+    -- every later arrival parked behind it. Each pass after the first follows such a deletion.
+    LOOP
+        UPDATE psqlqueue.messages AS m
+           SET visible_at = greatest(at, m.not_before), not_before = NULL
+         WHERE m.queue_id = OLD.queue_id
+           AND m.id = (SELECT n.id FROM psqlqueue.messages AS n
+                        WHERE n.queue_id = OLD.queue_id AND n.group_id = OLD.group_id AND n.expires_at > at
+                        ORDER BY n.group_seq LIMIT 1)
+           AND m.visible_at = 'infinity'
+        RETURNING m.visible_at INTO next_visible_at;
+        EXIT WHEN FOUND;
+        EXIT WHEN coalesce((SELECT n.visible_at <> 'infinity' FROM psqlqueue.messages AS n
+                             WHERE n.queue_id = OLD.queue_id AND n.group_id = OLD.group_id AND n.expires_at > at
+                             ORDER BY n.group_seq LIMIT 1), true);
+    END LOOP;
     -- Deliverable now: wake long pollers. psqlqueue.heard written out first, as send does: a
     -- queue nobody listens for pays one index probe and no call of announce (a PL/pgSQL function
     -- with its own search_path and an UPDATE, which every departure paid: 85k instructions, 7%

@@ -616,6 +616,106 @@ async fn an_arrival_behind_an_expired_head_waits_for_the_earlier_messages() {
     db.drop_db().await;
 }
 
+/// A departure that waits for its group's lock while the next message expires, and while a
+/// sweep deletes that message without committing: the departure must still leave the group a
+/// head (the message after the expired one), whether it passes the deleted message by (its
+/// clock read after the wait) or waits for the sweep and then looks again. Before 0.15.0 it
+/// read its clock before the wait, picked the expired message, found it gone once the sweep
+/// committed, and unparked nothing: the group had no head, and every later arrival parked
+/// behind the ones left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_departure_waiting_while_the_next_message_expires_and_is_swept_leaves_a_head() {
+    let db = TestDb::new().await;
+    let observer = db.connect().await;
+    observer
+        .batch_execute("SELECT psqlqueue.create_queue('q', 30, 3600)")
+        .await
+        .unwrap();
+    send(&observer, "q", "H", Some("g")).await;
+    observer
+        .batch_execute("SELECT psqlqueue.update_queue('q', 30, 1, 0)")
+        .await
+        .unwrap();
+    send(&observer, "q", "F", Some("g")).await; // expires in a second
+    observer
+        .batch_execute("SELECT psqlqueue.update_queue('q', 30, 3600, 0)")
+        .await
+        .unwrap();
+    send(&observer, "q", "Y", Some("g")).await;
+    let head = receive_only(&observer, "q", "H").await;
+
+    // B holds g's lock (an open grouped send); A's ack of H waits for it in H's departure.
+    let mut b = db.connect().await;
+    let b_tx = b.transaction().await.unwrap();
+    b_tx.execute("SELECT psqlqueue.send('q', 'Z', group_id => 'g')", &[])
+        .await
+        .unwrap();
+    let a = db.connect().await;
+    let a_pid = psqlqueue_tests::backend_pid(&a).await;
+    let acking = tokio::spawn(async move {
+        a.execute(
+            "SELECT psqlqueue.ack('q', $1, $2)",
+            &[&head.id, &head.receipt],
+        )
+        .await
+    });
+    psqlqueue_tests::wait_until_blocked(&observer, &[a_pid], 1).await;
+
+    // F expires (a real second), and C's sweep deletes it, uncommitted.
+    while count(
+        &observer,
+        "SELECT count(*) FROM psqlqueue.messages WHERE body = 'F' AND expires_at > clock_timestamp()",
+    )
+    .await
+        > 0
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut c = db.connect().await;
+    let c_tx = c.transaction().await.unwrap();
+    let swept: i32 = c_tx
+        .query_one("SELECT psqlqueue.sweep()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    // A background sweeper (psqlqueue preloaded) may have deleted F already.
+    assert!(swept <= 1, "only F has expired");
+
+    // B commits: A goes on, and either finishes or waits for C's deletion of F.
+    b_tx.commit().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let waiting = count(
+            &observer,
+            &format!("SELECT count(*) FROM pg_locks WHERE NOT granted AND pid = {a_pid}"),
+        )
+        .await;
+        let on_b = count(
+            &observer,
+            &format!(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid = {a_pid} AND locktype = 'advisory'"
+            ),
+        )
+        .await;
+        if acking.is_finished() || (waiting > 0 && on_b == 0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the ack neither finished nor waited"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    c_tx.commit().await.unwrap();
+    assert_eq!(acking.await.unwrap().expect("ack"), 1);
+
+    // Y heads g; Z waits behind it.
+    let y = receive_only(&observer, "q", "Y").await;
+    ack(&observer, "q", &y).await;
+    receive_only(&observer, "q", "Z").await;
+    db.drop_db().await;
+}
+
 #[tokio::test]
 async fn publish_with_a_group_keeps_the_order_in_every_queue() {
     let db = TestDb::new().await;
