@@ -658,8 +658,8 @@ w("- **send ran its validation as a query.** `PERFORM check_message(...)` starte
   "15,645–18,509 against a raw INSERT at 18,801–20,879. publish uses the same check.\n")
 explain = {
     "SQL send ≥ 0.9× raw INSERT":
-        "send still pays the PL/pgSQL call, the Rust ULID and the explicit `FOR KEY SHARE` on the queue row that "
-        "makes a send racing a queue delete a clean not-found (dropping it measured within noise). The gap is not "
+        "send still pays the PL/pgSQL call, its checks and the Rust ULID (the raw INSERT takes the same `FOR KEY "
+        "SHARE` lock on the queue row since 0.15.0, when both tables lost their foreign key). The gap is not "
         "new in 0.4.0: on the stock system server (jit on), medians of 4 alternating 4 s runs at c=8 gave the raw "
         "INSERT 17,575/s, 0.3.0's send 13,556 (0.77×), 0.4.0's 11,656 and 0.4.0's without its pinned search_path "
         "12,069; a second series gave 0.3.0 12,723, 0.4.0 12,247, without the pin 12,872, and with 0.3.0's "
@@ -679,7 +679,7 @@ explain = {
         "the one-statement alternative, below).",
     "receive(1)+ack with receipts ≥ 0.95× the same cycle in 0.4.0":
         "within the run-to-run spread of its threshold. Counted with callgrind (docs/bench/instructions.md: one "
-        "backend, fresh databases) the cycle is 543k instructions against 0.4.0's 535k (0.98×; 0.95× before "
+        "backend, fresh databases) the cycle is 539k instructions against 0.4.0's 535k (0.99×; 0.95× before "
         "0.13.0 took the group triggers off the lease, the aggregate out of the head and the queue out of its "
         "join, history above). A receipt "
         "costs 128 bits from the strong random source, drawn 4 KiB at a time, written as hexadecimal from a table "
@@ -687,10 +687,11 @@ explain = {
     "receive(10)+ack_batch ≥ 0.95× raw receive-10 + DELETE":
         "not met, and probably out of reach of any function that keeps the contract: the contract's own "
         "statements, sent bare, use up nearly all of the margin. Counted with callgrind (docs/bench/instructions.md: one "
-        "backend, fresh databases): 1,964k instructions per cycle against the raw cycle's 1,333k–1,350k (0.68–0.69×); the "
+        "backend, fresh databases): 1,933k instructions per cycle against the raw cycle's 1,321k–1,334k (0.68–0.69×); the "
         "same cycle's two statements written out and sent without the functions "
-        "(bench/sql/batch_cycle_bare.sql) 1,825k (0.74×; 1,747k–1,825k as they are planned with parameters or "
-        "with the values written in). What the statements do beyond the raw ones, measured by taking it out: "
+        "(bench/sql/batch_cycle_bare.sql) 1,797k (0.74×). What the statements do beyond the raw ones, measured "
+        "by taking it out (on 0.14.0, 28k–31k more per cycle on every side while both tables had a foreign key, "
+        "whose trigger each lease's UPDATE passed): "
         "the primary key `(queue_id, id)` (141k: every probe compares the queue first and reads the id behind a "
         "variable-length column; issue 13 chose it, and peek pages along it), whole messages returned in order "
         "(94k: the raw cycle returns ids), the receipts (28k to draw and store, about 40k to send back and "
@@ -708,18 +709,14 @@ explain = {
         "0.9.0 changed neither route (both end in one `send` call; the SQS side also checks its Signature and "
         "MD5 digests).",
     "send_batch of 10 ≥ 0.9× the raw 10-row INSERT":
-        "not met. Where the time goes (perf on a private stock cluster, c=8, synchronous_commit off in the "
-        "session so that both sides are bound by CPU): PostgreSQL spent about 760 µs per send_batch call "
-        "against 490 µs per raw INSERT of the same ten rows. Both pay the same ten foreign-key checks (15–21% of "
-        "the CPU) and index insertions; the difference is many small costs that no single change removes: the "
-        "function call with its pinned search_path (the setting's save and restore alone about 8 µs), starting "
-        "the executor on a larger statement (expression set-up about 30 µs), checking each element (about 4 µs "
-        "a message, measured in one backend), reading the fields out of the jsonb, and one more index that "
-        "grows at its right edge (the ULID key), where the eight writers wait on one leaf page "
-        "(LWLock:BufferContent in 12 of 185 samples of the backends, 1 for the raw INSERT's random keys). "
-        "0.9.0 folded the check and the INSERT into one statement and answers with RETURN NEXT: backend CPU "
-        "per call 329 µs against 358 µs (3,000 calls in a DO loop, medians of 8 alternating runs), inside "
-        "the run-to-run spread at c=8 (4 alternating pairs, before and after: 0.61–0.73 both).",
+        "within the spread of its threshold at c=8, where commits take a share of every call; not in CPU. Counted "
+        "with callgrind (docs/bench/instructions.md): 859,260 instructions per call against the raw INSERT's 631,171 "
+        "(0.73×). The raw INSERT of 0.14.0 and before checked a foreign key on every row, as send_batch did "
+        "(37k instructions a row); both tables lost it in 0.15.0 and lock the queue row once per statement "
+        "instead, which made send_batch 30% cheaper and the raw INSERT 33%. What is left is send_batch's own "
+        "work: the function call with its pinned search_path, reading each element's fields out of the jsonb, "
+        "the check of the batch (batch_is_plain), the ULIDs, the wider key `(queue_id, id)`, and the answer "
+        "(ids in order, RETURN NEXT).",
     "send with a deduplication id ≥ 0.8× send without":
         "at its threshold: on this machine the pair's c=8 ratio moves between 0.72 and 0.96 from one rotation to "
         "the next, and its medians sit around 0.8 (0.793 before 0.14.0; after it 0.798 over 5 rotations, 0.798 "
@@ -727,16 +724,18 @@ explain = {
         "psqlqueue.deduplications (an INSERT … ON CONFLICT, its unique check before the insertion and the "
         "confirmation after it) beside the message, 930 bytes of WAL per send against 555 (pg_current_wal_"
         "insert_lsn over 2,000 sends), and each send waits for its own commit. Counted with callgrind "
-        "(docs/bench/instructions.md): 431k instructions against send's 325k (0.75×; 0.66× before 0.14.0 "
-        "claimed the id and wrote the message in one statement). The entry alone, sent bare: 51k for a plain "
-        "INSERT of it, 87k with ON CONFLICT; the 0.8× line allows 81k in instructions.",
+        "(docs/bench/instructions.md): 393,100 instructions against send's 287,425 (0.73×; 0.66× before 0.14.0 "
+        "claimed the id and wrote the message in one statement, 0.75× before 0.15.0 took the foreign key's "
+        "check off both). The entry alone, sent bare: 51k for a plain INSERT of it, 87k with ON CONFLICT.",
     "receive(10)+ack_batch over 1,000 active groups ≥ 0.5× the same without groups":
-        "within the run-to-run spread of its threshold: the ratio is of the two sides' medians, and the pairs of "
-        "the 2026-12-02 05:31 run were 0.69, 0.49 and 0.56 (0.54× in the full run before it, 0.46–0.69× in those "
-        "since 2026-11-30). 0.14.0 "
-        "changed nothing a receive or an ack does (only a send with a deduplication id). A grouped lease pays "
-        "for what keeps a group in order (groups.sql): the group's advisory lock taken at each "
-        "arrival and departure, and the trigger on DELETE that releases the next message of the group.",
+        "within the run-to-run spread of its threshold: the ratio is of the two sides' medians, which moved "
+        "between 0.46× and 0.69× in the runs of 0.13.0 and 0.14.0, and 0.75× in the first full run of 0.15.0. "
+        "A grouped message pays for what keeps its group in order (groups.sql): the group's advisory lock and "
+        "its place taken as it arrives, and as its head leaves a trigger that finds and releases the next message "
+        "(an UPDATE of it, which writes every index again). Counted with callgrind (one backend, 200 cycles of "
+        "bench/sql/group_cycle.sql, fresh databases): 0.15.0's cycle 10,307,146 instructions on the grouped queue "
+        "against 5,120,085 on the plain one (0.50×; 0.43× in 0.14.0, whose departure read the whole group "
+        "and called announce every time).",
     "receive(1)+ack ≥ 3× original pattern":
         "at limit 1 on a freshly filled table both designs pay two commits per message, and in this run even "
         f"PostgreSQL's raw cycle is only {fmt_ratio(ratio(med('raw_cycle_1', C), med('orig_cycle_1', C)))} the "
