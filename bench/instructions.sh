@@ -4,7 +4,7 @@
 #
 # Why: on this shared machine a c=8 pair moves by a quarter between repetitions (commits wait on
 # a disk whose speed varies), so a few percent won or lost cannot be seen there. Instructions
-# repeat to within 0.2% between runs, the raw receive cycle's to within 2% (its keys are random
+# repeat to within 0.2% between runs, the raw cycles' to within 2% (their keys are random
 # uuids, so each run's index differs). They count one backend without contention or
 # commit waits (c=1), so they say where CPU goes, not what eight clients get: a complement to
 # `make bench`, never a replacement for it.
@@ -137,7 +137,7 @@ pair "send with a deduplication id" send_dedup "" "$BENCH/sql/send_dedup.sql" \
     "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown): CPU instructions one backend ran per" \
     "cycle of the benchmark's own script, counted by callgrind on a private cluster with PostgreSQL's default" \
     "settings (autovacuum off), each side on a fresh database; (total for 250 cycles − total for 50) / 200." \
-    "The counts repeat to within 0.2% between runs, the raw receive cycle's to within 2% (random uuid keys), where" \
+    "The counts repeat to within 0.2% between runs, the raw cycles' (random uuid keys) to within 2%, where" \
     "the c=8 pairs of docs/BENCHMARKS.md spread by a quarter on this machine; but they count one client" \
     "without contention or commit waits: where CPU goes, not what" \
     "eight clients get. The ratio is the baseline's count over psqlqueue's (as throughput ratios are" \

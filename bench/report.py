@@ -258,8 +258,9 @@ w(f"Every number is messages per second. At concurrency 8, where the targets are
   "pgbench, wrk, the sidecar and PostgreSQL all share the machine's "
   "cores, so the load generator takes CPU from what it measures, most for HTTP. The cluster runs with "
   "PostgreSQL's default settings, nothing tuned, jit on (see Machine and settings).\n")
-w("- **raw** rows are PostgreSQL's own limit for the same work: plain statements on a table `bench_raw` with the same "
-  "columns, primary key, receive index `(queue_id, visible_at, id)` and expiry index `(expires_at)` as `psqlqueue.messages`, "
+w("- **raw** rows are PostgreSQL's own limit for the same work: plain statements on a table `bench_raw` with "
+  "`psqlqueue.messages`' columns but for the lease's and the groups', keyed by `id` alone (messages by `(queue_id, id)`), "
+  "with the same receive index `(queue_id, visible_at, id)` and expiry index `(expires_at)`, "
   "and like it (since 0.15.0) no foreign key: a raw INSERT locks its queue's row `FOR KEY SHARE` once per statement, as psqlqueue's writers do "
   "(until 0.14.0 both tables had the key, which checked every row: 37k instructions a row, 30% of a send_batch of 10); "
   "no function in between (id from `gen_random_uuid()`; the rows a receive cycle reads are filled in arrival "
@@ -605,8 +606,9 @@ w("- **Every message written checked its queue twice; a departing group head rea
   "the key, 12,473,779 without, 11,623,578 without the call of announce and 10,320,978 with the one probe "
   "(-20% in all), the same cycle on a queue without groups 5,530,664/5,116,567. bench_raw had the same key, "
   "and its INSERTs paid the same check (the raw 10-row INSERT 939,929 with it, 599,888 without): it now has "
-  "none either, and its INSERTs lock the queue row once, as psqlqueue's writers do (628,311), so every raw "
-  "INSERT baseline is cheaper from 0.15.0 on.")
+  "none either, and its INSERTs lock the queue row once, as psqlqueue's writers do (628,311): the raw 10-row "
+  "INSERT is a third cheaper from 0.15.0 on, and the single-row one trades the key's check for one lock (not "
+  "counted).")
 w("- **The raw receive limit read a scattered head.** Until 2026-12-01 the fill gave every raw row the same "
   "visible_at, so the raw head `(visible_at, id)` was in the order of the random uuid: every raw lease and "
   "DELETE touched ten heap pages scattered over the table, where a queue written over time (and psqlqueue's, "
@@ -690,8 +692,8 @@ explain = {
         "backend, fresh databases): 1,933k instructions per cycle against the raw cycle's 1,321k–1,334k (0.68–0.69×); the "
         "same cycle's two statements written out and sent without the functions "
         "(bench/sql/batch_cycle_bare.sql) 1,797k (0.74×). What the statements do beyond the raw ones, measured "
-        "by taking it out (on 0.14.0, 28k–31k more per cycle on every side while both tables had a foreign key, "
-        "whose trigger each lease's UPDATE passed): "
+        "by taking it out (on 0.14.0, when both tables had a foreign key, whose trigger each lease's UPDATE passed: "
+        "about 30k more per cycle through the functions and bare; the raw cycle's change is within its spread): "
         "the primary key `(queue_id, id)` (141k: every probe compares the queue first and reads the id behind a "
         "variable-length column; issue 13 chose it, and peek pages along it), whole messages returned in order "
         "(94k: the raw cycle returns ids), the receipts (28k to draw and store, about 40k to send back and "
@@ -709,7 +711,8 @@ explain = {
         "0.9.0 changed neither route (both end in one `send` call; the SQS side also checks its Signature and "
         "MD5 digests).",
     "send_batch of 10 ≥ 0.9× the raw 10-row INSERT":
-        "within the spread of its threshold at c=8, where commits take a share of every call; not in CPU. Counted "
+        "within the spread of its threshold at c=8, where commits take a share of every call (0.94× in the full "
+        "run of a1d1241, 0.82× in the run of 7a2e81e, both on 2026-12-02 with 0.15.0's baseline); not in CPU. Counted "
         "with callgrind (docs/bench/instructions.md): 859,260 instructions per call against the raw INSERT's 631,171 "
         "(0.73×). The raw INSERT of 0.14.0 and before checked a foreign key on every row, as send_batch did "
         "(37k instructions a row); both tables lost it in 0.15.0 and lock the queue row once per statement "

@@ -96,7 +96,7 @@ $$;
 -- CREATE OR REPLACE resets SECURITY DEFINER; an entry point (privileges.sql).
 ALTER FUNCTION psqlqueue.delete_queue(text) SECURITY DEFINER;
 
--- send and receive: their comments on the queue locks no longer speak of a foreign key (the body
+-- send and receive: their comments on the queue locks no longer rely on a foreign key (the body
 -- text is all that changes).
 CREATE OR REPLACE FUNCTION psqlqueue.send(queue text, body text, label text DEFAULT NULL, attributes jsonb DEFAULT NULL,
                                delay_seconds int DEFAULT NULL, deduplication_id text DEFAULT NULL,

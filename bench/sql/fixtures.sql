@@ -1,7 +1,8 @@
 -- Benchmark fixtures, created in every benchmark database after CREATE EXTENSION psqlqueue.
 --
--- bench_raw: the raw limit. Same columns, primary key, receive and expiry indexes as
--- psqlqueue.messages, written by plain statements with no function in between. Like
+-- bench_raw: the raw limit. psqlqueue.messages' columns but for the lease's and the groups', keyed
+-- by id alone (messages: (queue_id, id)), with the same receive and expiry indexes, written by
+-- plain statements with no function in between. Like
 -- psqlqueue.messages (since 0.15.0) it has no foreign key to its queues: the raw INSERTs lock
 -- the queue's row FOR KEY SHARE once per statement, as psqlqueue's writers do, which gives the
 -- same guarantee (the queue exists until commit) at the cheapest: checked by a key on every

@@ -92,8 +92,8 @@ async fn concurrent_receivers_never_share_a_message_and_lose_none() {
 /// transaction has cleared that setting and deleted the dead-letter queue but not yet committed:
 /// the receive's snapshot still shows the reference. Its move waits for the delete and then moves
 /// nothing; the receive succeeds, and the message, no longer spent under the new settings, is
-/// delivered by the next receive. (Without the lock the move's foreign-key check failed the
-/// whole receive.)
+/// delivered by the next receive. (Without the lock the move would leave the message under the
+/// deleted queue's id; before 0.15.0 the foreign-key check failed the whole receive.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_letter_queue_deleted_during_a_move_stops_the_move_not_the_receive() {
     let db = TestDb::new().await;

@@ -616,16 +616,13 @@ async fn an_arrival_behind_an_expired_head_waits_for_the_earlier_messages() {
     db.drop_db().await;
 }
 
-/// A departure that waits for its group's lock while the next message expires, and while a
-/// sweep deletes that message without committing: the departure must still leave the group a
-/// head (the message after the expired one), whether it passes the deleted message by (its
-/// clock read after the wait) or waits for the sweep and then looks again. Before 0.15.0 it
-/// read its clock before the wait, picked the expired message, found it gone once the sweep
-/// committed, and unparked nothing: the group had no head, and every later arrival parked
-/// behind the ones left.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_departure_waiting_while_the_next_message_expires_and_is_swept_leaves_a_head() {
-    let db = TestDb::new().await;
+/// Stages a departure that must pass over the group's next message F while another transaction
+/// (C) holds F's deletion uncommitted: q's group g holds H (leased), F and Y; B holds g's lock
+/// with an open send of Z, so A's ack of H waits in H's departure; then `delete_f` (a query
+/// answering how many it deleted) runs in C, after F's retention passed when it is a second, B
+/// commits, and
+/// A either finishes or waits for C. Once C commits, Y must head g and Z wait behind it.
+async fn depart_past_a_deleted_next(db: &TestDb, f_retention: i32, delete_f: &str) {
     let observer = db.connect().await;
     observer
         .batch_execute("SELECT psqlqueue.create_queue('q', 30, 3600)")
@@ -633,10 +630,13 @@ async fn a_departure_waiting_while_the_next_message_expires_and_is_swept_leaves_
         .unwrap();
     send(&observer, "q", "H", Some("g")).await;
     observer
-        .batch_execute("SELECT psqlqueue.update_queue('q', 30, 1, 0)")
+        .execute(
+            "SELECT psqlqueue.update_queue('q', 30, $1, 0)",
+            &[&f_retention],
+        )
         .await
         .unwrap();
-    send(&observer, "q", "F", Some("g")).await; // expires in a second
+    send(&observer, "q", "F", Some("g")).await;
     observer
         .batch_execute("SELECT psqlqueue.update_queue('q', 30, 3600, 0)")
         .await
@@ -644,7 +644,6 @@ async fn a_departure_waiting_while_the_next_message_expires_and_is_swept_leaves_
     send(&observer, "q", "Y", Some("g")).await;
     let head = receive_only(&observer, "q", "H").await;
 
-    // B holds g's lock (an open grouped send); A's ack of H waits for it in H's departure.
     let mut b = db.connect().await;
     let b_tx = b.transaction().await.unwrap();
     b_tx.execute("SELECT psqlqueue.send('q', 'Z', group_id => 'g')", &[])
@@ -660,44 +659,31 @@ async fn a_departure_waiting_while_the_next_message_expires_and_is_swept_leaves_
         .await
     });
     psqlqueue_tests::wait_until_blocked(&observer, &[a_pid], 1).await;
-
-    // F expires (a real second), and C's sweep deletes it, uncommitted.
-    while count(
-        &observer,
-        "SELECT count(*) FROM psqlqueue.messages WHERE body = 'F' AND expires_at > clock_timestamp()",
-    )
-    .await
-        > 0
-    {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    let f_live = "SELECT count(*) FROM psqlqueue.messages WHERE body = 'F' AND expires_at > clock_timestamp()";
+    assert_eq!(
+        count(&observer, f_live).await,
+        1,
+        "staged too slowly: F expired before A waited"
+    );
+    if f_retention == 1 {
+        while count(&observer, f_live).await > 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
     let mut c = db.connect().await;
     let c_tx = c.transaction().await.unwrap();
-    let swept: i32 = c_tx
-        .query_one("SELECT psqlqueue.sweep()", &[])
-        .await
-        .unwrap()
-        .get(0);
-    // A background sweeper (psqlqueue preloaded) may have deleted F already.
-    assert!(swept <= 1, "only F has expired");
+    let deleted: i32 = c_tx.query_one(delete_f, &[]).await.unwrap().get(0);
+    assert_eq!(deleted, 1, "C holds F's deletion");
 
-    // B commits: A goes on, and either finishes or waits for C's deletion of F.
     b_tx.commit().await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let waiting = count(
+        let on_rows = count(
             &observer,
-            &format!("SELECT count(*) FROM pg_locks WHERE NOT granted AND pid = {a_pid}"),
+            &format!("SELECT count(*) FROM pg_locks WHERE NOT granted AND pid = {a_pid} AND locktype <> 'advisory'"),
         )
         .await;
-        let on_b = count(
-            &observer,
-            &format!(
-                "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid = {a_pid} AND locktype = 'advisory'"
-            ),
-        )
-        .await;
-        if acking.is_finished() || (waiting > 0 && on_b == 0) {
+        if acking.is_finished() || on_rows > 0 {
             break;
         }
         assert!(
@@ -709,10 +695,34 @@ async fn a_departure_waiting_while_the_next_message_expires_and_is_swept_leaves_
     c_tx.commit().await.unwrap();
     assert_eq!(acking.await.unwrap().expect("ack"), 1);
 
-    // Y heads g; Z waits behind it.
     let y = receive_only(&observer, "q", "Y").await;
     ack(&observer, "q", &y).await;
     receive_only(&observer, "q", "Z").await;
+}
+
+/// F expires while A waits for g's lock, and a sweep deletes it: A reads its clock once it holds
+/// the lock, so F no longer lives for it and Y is next. Before 0.15.0 A read the clock before the
+/// wait, picked F, found it gone once the sweep committed and unparked nothing: g had no head,
+/// and every later arrival parked behind the messages left, until they expired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_departure_waiting_while_the_next_message_expires_and_is_swept_leaves_a_head() {
+    let db = TestDb::new().await;
+    depart_past_a_deleted_next(&db, 1, "SELECT psqlqueue.sweep()").await;
+    db.drop_db().await;
+}
+
+/// F is live when A picks it, and C's deletion of it (by hand, standing for any deletion of a
+/// parked message that takes no group lock) commits while A's UPDATE waits for the row: A finds
+/// it gone and must look again (group_departure's loop), so Y is next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_departure_whose_next_message_is_deleted_under_it_looks_again() {
+    let db = TestDb::new().await;
+    depart_past_a_deleted_next(
+        &db,
+        3600,
+        "WITH d AS (DELETE FROM psqlqueue.messages WHERE body = 'F' RETURNING 1) SELECT count(*)::int FROM d",
+    )
+    .await;
     db.drop_db().await;
 }
 

@@ -279,7 +279,8 @@ async fn a_queue_deleted_while_a_writer_is_open_takes_what_it_wrote() {
 /// so it cannot see a message committed after that snapshot was taken, here by a send it waited
 /// for (with the foreign key, the cascade failed such a delete with 40001 instead). That message
 /// is left under a queue id that no longer exists, where nothing delivers it; a queue made again
-/// with that id starts empty, and the sweep deletes it at its expiry like any other.
+/// with that id starts empty. (The sweep, which deletes expired messages whatever their queue,
+/// would delete it at its expiry.)
 #[tokio::test]
 async fn a_message_a_repeatable_read_delete_missed_never_reaches_a_new_queue() {
     let db = TestDb::new().await;
