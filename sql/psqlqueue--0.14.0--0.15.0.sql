@@ -509,7 +509,8 @@ BEGIN
     -- Deliverable now: wake long pollers. psqlqueue.heard written out first, as send does: a
     -- queue nobody listens for pays one index probe and no call of announce (a PL/pgSQL function
     -- with its own search_path and an UPDATE, which every departure paid: 85k instructions, 7%
-    -- of the ordered-groups cycle of bench/sql/group_cycle.sql, callgrind).
+    -- of the ordered-groups cycle of bench/sql/group_cycle.sql, callgrind). Calling heard itself
+    -- (a SQL function with a subquery, never inlined) cost 13.7k more a departure, 1.3%.
     IF next_visible_at <= at AND EXISTS (SELECT FROM psqlqueue.listeners AS l
                                          WHERE l.queue_id = OLD.queue_id AND l.until > at AND l.armed) THEN
         PERFORM psqlqueue.announce(OLD.queue_id);

@@ -20,7 +20,7 @@ RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 -- send writes this test out before calling announce, so a send to a queue nobody listens for
 -- pays one index probe and no function call (calling announce on every send cost 23% of send
--- throughput; pgbench, c=8).
+-- throughput; pgbench, c=8); send_batch and group_departure (groups.sql) write it out too.
 RETURN EXISTS (SELECT FROM psqlqueue.listeners AS l
                 WHERE l.queue_id = heard.queue_id AND l.until > heard.at AND l.armed);
 COMMENT ON FUNCTION psqlqueue.heard(text, timestamptz) IS

@@ -7,7 +7,7 @@
 //! groups of 40 messages with acks, nacks and lapsed leases, and checks the rules from what every
 //! delivery saw.
 
-use psqlqueue_tests::{TestDb, sqlstate};
+use psqlqueue_tests::{TestDb, backend_pid, sqlstate, wait_until_blocked};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -650,7 +650,7 @@ async fn depart_past_a_deleted_next(db: &TestDb, f_retention: i32, delete_f: &st
         .await
         .unwrap();
     let a = db.connect().await;
-    let a_pid = psqlqueue_tests::backend_pid(&a).await;
+    let a_pid = backend_pid(&a).await;
     let acking = tokio::spawn(async move {
         a.execute(
             "SELECT psqlqueue.ack('q', $1, $2)",
@@ -658,7 +658,7 @@ async fn depart_past_a_deleted_next(db: &TestDb, f_retention: i32, delete_f: &st
         )
         .await
     });
-    psqlqueue_tests::wait_until_blocked(&observer, &[a_pid], 1).await;
+    wait_until_blocked(&observer, &[a_pid], 1).await;
     let f_live = "SELECT count(*) FROM psqlqueue.messages WHERE body = 'F' AND expires_at > clock_timestamp()";
     assert_eq!(
         count(&observer, f_live).await,

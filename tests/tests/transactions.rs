@@ -1,7 +1,7 @@
 //! The functions are ordinary transactional SQL: what a rolled-back transaction did never
 //! happened.
 
-use psqlqueue_tests::TestDb;
+use psqlqueue_tests::{TestDb, backend_pid, wait_until_blocked};
 
 #[tokio::test]
 async fn rolled_back_send_is_never_delivered() {
@@ -116,15 +116,6 @@ async fn rolled_back_ack_keeps_the_message() {
         .get(0);
     assert_eq!(left, 1);
     db.drop_db().await;
-}
-
-/// The server process of a connection, to find it in `pg_blocking_pids`.
-async fn backend_pid(client: &tokio_postgres::Client) -> i32 {
-    client
-        .query_one("SELECT pg_backend_pid()", &[])
-        .await
-        .unwrap()
-        .get(0)
 }
 
 #[tokio::test]
@@ -255,9 +246,9 @@ async fn a_queue_deleted_while_a_writer_is_open_takes_what_it_wrote() {
         let after: i64 = tx.query_one(&count, &[]).await.unwrap().get(0);
         assert!(after > before, "{name}: wrote into {target}");
         let deleter = db.connect().await;
-        let pids = [psqlqueue_tests::backend_pid(&deleter).await];
+        let pids = [backend_pid(&deleter).await];
         let task = tokio::spawn(async move { deleter.batch_execute(delete).await });
-        psqlqueue_tests::wait_until_blocked(&observer, &pids, 1).await;
+        wait_until_blocked(&observer, &pids, 1).await;
         tx.commit().await.unwrap();
         task.await.unwrap().expect("delete_queue");
         let left: i64 = observer.query_one(&count, &[]).await.unwrap().get(0);
@@ -291,7 +282,7 @@ async fn a_message_a_repeatable_read_delete_missed_never_reaches_a_new_queue() {
         .batch_execute("SELECT psqlqueue.create_queue('q', 30, 600)")
         .await
         .unwrap();
-    let pids = [psqlqueue_tests::backend_pid(&deleter).await];
+    let pids = [backend_pid(&deleter).await];
     let sender = writer.transaction().await.unwrap();
     sender
         .batch_execute("SELECT psqlqueue.send('q', 'missed')")
@@ -311,7 +302,7 @@ async fn a_message_a_repeatable_read_delete_missed_never_reaches_a_new_queue() {
         }
         result.map_err(|e| e.to_string())
     });
-    psqlqueue_tests::wait_until_blocked(&observer, &pids, 1).await;
+    wait_until_blocked(&observer, &pids, 1).await;
     sender.commit().await.unwrap();
     deleting.await.unwrap().expect("delete_queue");
     let left: i64 = observer
