@@ -9,10 +9,13 @@
 //! send_batch's general path, which checks it with the SQL rules; the pgrx test
 //! `checks::batch_is_plain_agrees_with_the_sql_rules` holds this to them at every boundary.
 //!
-//! It reads the jsonb through PostgreSQL's own iterator rather than pgrx's `JsonB`, which
+//! It reads the jsonb's binary form directly: a container is a header (kind and size) and one
+//! 32-bit entry per child (type, and length or end offset) followed by the children's bytes
+//! (PostgreSQL's `jsonb.h`). PostgreSQL's own iterator, which this used before, allocates and
+//! fills a value per token and took 33k of a send_batch of ten's instructions; pgrx's `JsonB`
 //! would print the value as text and parse it again with serde_json.
 
-use pgrx::pg_sys::{self, JsonbIteratorToken as Token, jbvType};
+use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 /// Most messages in one batch.
@@ -42,12 +45,12 @@ COMMENT ON FUNCTION psqlqueue.batch_is_plain(jsonb) IS
 "#)]
 fn batch_is_plain(fcinfo: pg_sys::FunctionCallInfo) -> bool {
     // SAFETY: the SQL declaration makes the one argument a jsonb and the function STRICT, so
-    // argument 0 is a non-null jsonb datum; detoasting gives its whole binary form, which
-    // PostgreSQL's iterator reads.
+    // argument 0 is a non-null jsonb datum; detoasting gives its whole binary form (with a
+    // 4-byte header, so the root container is 4-byte aligned), which this module reads.
     unsafe {
         let datum = pgrx::fcinfo::pg_getarg_datum_raw(fcinfo, 0);
         let jsonb = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()).cast::<pg_sys::Jsonb>();
-        messages_are_plain(&raw mut (*jsonb).root)
+        messages_are_plain(&raw const (*jsonb).root)
     }
 }
 
@@ -71,73 +74,140 @@ unsafe fn shape(container: *const pg_sys::JsonbContainer) -> Shape {
     }
 }
 
-/// The members of one container, one level deep: nested containers come back as
-/// `jbvBinary` values pointing into the same jsonb.
-struct Members {
-    iterator: *mut pg_sys::JsonbIterator,
+/// One child of a container: its type (`JENTRY_IS*`) and where its bytes start and end,
+/// relative to the start of the container's data.
+#[derive(Clone, Copy)]
+struct Child {
+    kind: u32,
+    start: usize,
+    end: usize,
 }
 
-impl Members {
+/// A run of a container's children in order, read from its entries. An entry holds the
+/// child's length, or (every 32nd, flagged) its end offset, so the running end of the previous
+/// child gives each child's start.
+struct Children {
+    entries: *const u32,
+    next: usize,
+    stop: usize,
+    offset: usize,
+}
+
+impl Iterator for Children {
+    type Item = Child;
+
+    fn next(&mut self) -> Option<Child> {
+        if self.next == self.stop {
+            return None;
+        }
+        // SAFETY: next < stop <= the container's number of entries (Container::children).
+        let entry = unsafe { *self.entries.add(self.next) };
+        let length_or_end = (entry & pg_sys::JENTRY_OFFLENMASK) as usize;
+        let start = self.offset;
+        let end = if entry & pg_sys::JENTRY_HAS_OFF != 0 {
+            length_or_end
+        } else {
+            start + length_or_end
+        };
+        self.next += 1;
+        self.offset = end;
+        Some(Child {
+            kind: entry & pg_sys::JENTRY_TYPEMASK,
+            start,
+            end,
+        })
+    }
+}
+
+/// A container of a detoasted jsonb: its entries and the data after them.
+struct Container {
+    entries: *const u32,
+    data: *const u8,
+}
+
+impl Container {
     /// # Safety
-    /// `container` must point to a valid jsonb container that outlives the iteration.
-    unsafe fn of(container: *mut pg_sys::JsonbContainer) -> Self {
+    /// `container` must point to a valid container of a detoasted jsonb, holding `entries`
+    /// entries (its size for an array, twice it for an object: keys, then values).
+    unsafe fn of(container: *const pg_sys::JsonbContainer, entries: usize) -> Self {
+        // SAFETY: the entries follow the 4-byte header, and the data follows the entries.
+        let first = unsafe { container.cast::<u32>().add(1) };
         Self {
-            iterator: unsafe { pg_sys::JsonbIteratorInit(container) },
+            entries: first,
+            data: unsafe { first.add(entries) }.cast::<u8>(),
         }
     }
 
-    /// The next token and its value; `WJB_DONE` at the end.
-    fn next(&mut self, value: &mut pg_sys::JsonbValue) -> Token::Type {
-        // SAFETY: the iterator came from JsonbIteratorInit over a container that outlives it
-        // (Members::of); it frees its own state as it finishes. An iteration left early leaves
-        // its state in the call's memory context, which PostgreSQL frees.
-        unsafe { pg_sys::JsonbIteratorNext(&raw mut self.iterator, value, true) }
+    /// Children `from..to` of this container; `offset` is where child `from` starts.
+    fn children(&self, from: usize, to: usize, offset: usize) -> Children {
+        Children {
+            entries: self.entries,
+            next: from,
+            stop: to,
+            offset,
+        }
     }
-}
 
-/// An empty value for the iterator to fill.
-fn empty_value() -> pg_sys::JsonbValue {
-    pg_sys::JsonbValue {
-        type_: jbvType::jbvNull,
-        val: pg_sys::JsonbValue__bindgen_ty_1 { boolean: false },
+    /// A string child's bytes.
+    ///
+    /// # Safety
+    /// `child` must be a child of this container.
+    unsafe fn bytes(&self, child: Child) -> &[u8] {
+        // SAFETY: the entries put the child's bytes at start..end of the data.
+        unsafe { std::slice::from_raw_parts(self.data.add(child.start), child.end - child.start) }
+    }
+
+    /// The container a container child holds, when it is an object.
+    ///
+    /// # Safety
+    /// `child` must be a child of this container.
+    unsafe fn object(&self, child: Child) -> Option<*const pg_sys::JsonbContainer> {
+        if child.kind != pg_sys::JENTRY_ISCONTAINER {
+            return None;
+        }
+        // A nested container starts at the next 4-byte boundary of the data (INTALIGN).
+        let nested = unsafe { self.data.add(child.start.next_multiple_of(4)) }
+            .cast::<pg_sys::JsonbContainer>();
+        unsafe { shape(nested) }.object.then_some(nested)
     }
 }
 
 /// # Safety
 /// `root` must point to the root container of a detoasted jsonb.
-unsafe fn messages_are_plain(root: *mut pg_sys::JsonbContainer) -> bool {
+unsafe fn messages_are_plain(root: *const pg_sys::JsonbContainer) -> bool {
     let top = unsafe { shape(root) };
     if !top.array || top.scalar || top.size == 0 || top.size > MAX_MESSAGES {
         return false;
     }
-    let mut elements = unsafe { Members::of(root) };
-    let mut element = empty_value();
-    loop {
-        match elements.next(&mut element) {
-            Token::WJB_BEGIN_ARRAY | Token::WJB_END_ARRAY => {}
-            // SAFETY: the element was filled in by the iterator over this jsonb.
-            Token::WJB_ELEM => {
-                if !unsafe { message_is_plain(&element) } {
-                    return false;
-                }
-            }
-            Token::WJB_DONE => return true,
-            _ => return false,
-        }
-    }
+    let size = top.size as usize;
+    // SAFETY: an array has one entry per element.
+    let array = unsafe { Container::of(root, size) };
+    array.children(0, size, 0).all(|element| {
+        // SAFETY: the element is a child of the array, and an object it holds is a
+        // container of the same jsonb.
+        unsafe { array.object(element) }.is_some_and(|message| unsafe { message_is_plain(message) })
+    })
 }
 
-/// The bytes of a string value.
+/// Whether `holds` is true of every pair of an object container, given the name's bytes, the
+/// value and the container they are in; it stops at the first pair that fails.
 ///
 /// # Safety
-/// `value` must be a `jbvString` filled in by the iterator.
-unsafe fn text(value: &pg_sys::JsonbValue) -> &[u8] {
-    let string = unsafe { value.val.string };
-    match usize::try_from(string.len) {
-        // SAFETY: the iterator points val at len bytes inside the jsonb.
-        Ok(len) if len > 0 => unsafe { std::slice::from_raw_parts(string.val.cast::<u8>(), len) },
-        _ => &[],
-    }
+/// `object` must point to an object container of a detoasted jsonb.
+unsafe fn every_pair(
+    object: *const pg_sys::JsonbContainer,
+    mut holds: impl FnMut(&[u8], Child, &Container) -> bool,
+) -> bool {
+    let size = unsafe { shape(object) }.size as usize;
+    // SAFETY: an object has an entry per key, then one per value.
+    let pairs = unsafe { Container::of(object, 2 * size) };
+    // The values' bytes follow the keys': the first value starts where the last key ends.
+    let values_start = pairs.children(0, size, 0).last().map_or(0, |key| key.end);
+    pairs
+        .children(0, size, 0)
+        .zip(pairs.children(size, 2 * size, values_start))
+        // SAFETY: a key is a string child of this object.
+        .all(|(key, value)| holds(unsafe { pairs.bytes(key) }, value, &pairs))
 }
 
 /// Whether `bytes` holds at most `max` characters of the database encoding.
@@ -154,72 +224,28 @@ fn chars_at_most(bytes: &[u8], max: usize) -> bool {
     usize::try_from(chars).is_ok_and(|chars| chars <= max)
 }
 
-/// The container a `jbvBinary` value points to, when it is an object.
+/// A child's bytes when it is a string.
 ///
 /// # Safety
-/// `value` must have been filled in by the iterator.
-unsafe fn object(value: &pg_sys::JsonbValue) -> Option<*mut pg_sys::JsonbContainer> {
-    if value.type_ != jbvType::jbvBinary {
-        return None;
-    }
-    let container = unsafe { value.val.binary.data };
-    unsafe { shape(container) }.object.then_some(container)
-}
-
-/// The bytes of a value when it is a string.
-///
-/// # Safety
-/// `value` must have been filled in by the iterator.
-unsafe fn string(value: &pg_sys::JsonbValue) -> Option<&[u8]> {
-    // SAFETY: text() reads only a string, which the test ensures.
-    (value.type_ == jbvType::jbvString).then(|| unsafe { text(value) })
-}
-
-/// Whether `holds` is true of every pair of an object container, given the name's bytes and
-/// the value (nested containers as `jbvBinary`); it stops at the first pair that fails.
-///
-/// # Safety
-/// `container` must point to an object container of a detoasted jsonb.
-unsafe fn every_pair(
-    container: *mut pg_sys::JsonbContainer,
-    mut holds: impl FnMut(&[u8], &pg_sys::JsonbValue) -> bool,
-) -> bool {
-    let mut pairs = unsafe { Members::of(container) };
-    let mut key = empty_value();
-    let mut value = empty_value();
-    loop {
-        match pairs.next(&mut key) {
-            Token::WJB_BEGIN_OBJECT | Token::WJB_END_OBJECT => {}
-            Token::WJB_KEY => {
-                // SAFETY: a key is a string, filled in by the iterator.
-                if pairs.next(&mut value) != Token::WJB_VALUE
-                    || !holds(unsafe { text(&key) }, &value)
-                {
-                    return false;
-                }
-            }
-            Token::WJB_DONE => return true,
-            _ => return false,
-        }
-    }
+/// `child` must be a child of `container`.
+unsafe fn string(container: &Container, child: Child) -> Option<&[u8]> {
+    // SAFETY: bytes() reads the child, which the test makes a string.
+    (child.kind == pg_sys::JENTRY_ISSTRING).then(|| unsafe { container.bytes(child) })
 }
 
 /// One element of the batch: an object of send's fields, valid, and with no deduplication id
 /// or delay (absent or null).
 ///
 /// # Safety
-/// `element` must have been filled in by the iterator.
-unsafe fn message_is_plain(element: &pg_sys::JsonbValue) -> bool {
-    let Some(container) = (unsafe { object(element) }) else {
-        return false;
-    };
+/// `message` must point to an object container of a detoasted jsonb.
+unsafe fn message_is_plain(message: *const pg_sys::JsonbContainer) -> bool {
     let mut has_body = false;
-    // SAFETY (all below): the container is an object of this jsonb, and every value handed to
-    // the closure was filled in by the iterator.
+    // SAFETY (all below): every value handed to the closure is a child of the container
+    // handed with it, an object of this jsonb.
     let valid = unsafe {
-        every_pair(container, |name, value| {
-            let null = value.type_ == jbvType::jbvNull;
-            let string = string(value);
+        every_pair(message, |name, value, pairs| {
+            let null = value.kind == pg_sys::JENTRY_ISNULL;
+            let string = string(pairs, value);
             match name {
                 b"body" => {
                     has_body =
@@ -229,7 +255,11 @@ unsafe fn message_is_plain(element: &pg_sys::JsonbValue) -> bool {
                 b"label" => {
                     null || string.is_some_and(|label| chars_at_most(label, MAX_LABEL_CHARS))
                 }
-                b"attributes" => null || object(value).is_some_and(|a| attributes_are_valid(a)),
+                b"attributes" => {
+                    null || pairs
+                        .object(value)
+                        .is_some_and(|attributes| attributes_are_valid(attributes))
+                }
                 b"group_id" => {
                     null || string.is_some_and(|group| {
                         !group.is_empty() && chars_at_most(group, MAX_GROUP_CHARS)
@@ -248,13 +278,13 @@ unsafe fn message_is_plain(element: &pg_sys::JsonbValue) -> bool {
 /// at most 1,024 characters.
 ///
 /// # Safety
-/// `container` must point to an object container of a detoasted jsonb.
-unsafe fn attributes_are_valid(container: *mut pg_sys::JsonbContainer) -> bool {
-    unsafe { shape(container) }.size <= MAX_ATTRIBUTES
-        // SAFETY: the container is an object of this jsonb; values come from the iterator.
+/// `attributes` must point to an object container of a detoasted jsonb.
+unsafe fn attributes_are_valid(attributes: *const pg_sys::JsonbContainer) -> bool {
+    unsafe { shape(attributes) }.size <= MAX_ATTRIBUTES
+        // SAFETY: the container is an object of this jsonb; values are its children.
         && unsafe {
-            every_pair(container, |name, value| {
-                string(value).is_some_and(|content| {
+            every_pair(attributes, |name, value, pairs| {
+                string(pairs, value).is_some_and(|content| {
                     !name.is_empty()
                         && chars_at_most(name, MAX_ATTRIBUTE_NAME_CHARS)
                         && chars_at_most(content, MAX_ATTRIBUTE_VALUE_CHARS)

@@ -11,7 +11,7 @@ use tokio_postgres::Client;
 /// Every released version before this one whose upgrade path is tested.
 const PREVIOUS: &[&str] = &[
     "0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.5.0", "0.6.0", "0.7.0", "0.8.0", "0.9.0", "0.10.0",
-    "0.11.0", "0.12.0", "0.13.0", "0.14.0",
+    "0.11.0", "0.12.0", "0.13.0", "0.14.0", "0.15.0",
 ];
 
 /// One line per property of the extension's objects, sorted, so two databases compare as

@@ -232,6 +232,35 @@ mod tests {
             r#"(SELECT jsonb_agg('{"body": "b"}'::jsonb) FROM generate_series(1, 1001))"#
                 .to_owned(),
         ]);
+        // The walk finds each child from the lengths of those before it, with an end offset in
+        // every 32nd entry: wrong children far past the first offsets, among children of many
+        // lengths, must still be found wrong.
+        let attributes = |value: &str| {
+            format!(
+                "jsonb_build_array(jsonb_build_object('body', 'b', 'attributes', (SELECT jsonb_object_agg(repeat('k', i), {value}) FROM generate_series(1, 100) AS i)))"
+            )
+        };
+        for element in [
+            r#"{"body": ""}"#,
+            r#"{"body": "b", "label": 1}"#,
+            r#"{"body": "b", "x": 1}"#,
+        ] {
+            batches.push(format!(
+                r#"(SELECT jsonb_agg(CASE WHEN i = 700 THEN '{element}'::jsonb ELSE jsonb_build_object('body', repeat('b', i), 'label', repeat('l', i % 100)) END) FROM generate_series(1, 1000) AS i)"#
+            ));
+        }
+        batches.push(
+            r#"(SELECT jsonb_agg(jsonb_build_object('body', repeat('b', i), 'label', repeat('l', i % 100))) FROM generate_series(1, 1000) AS i)"#
+                .to_owned(),
+        );
+        for value in [
+            "repeat('v', i * 10)",
+            "repeat('v', CASE WHEN i = 70 THEN 1025 ELSE i * 10 END)",
+            "CASE WHEN i = 70 THEN to_jsonb(1) ELSE to_jsonb(repeat('v', i)) END",
+            "CASE WHEN i = 70 THEN '{}'::jsonb ELSE to_jsonb(repeat('v', i)) END",
+        ] {
+            batches.push(attributes(value));
+        }
         let mut plain = 0;
         for batch in &batches {
             let fast = one::<bool>(&format!("SELECT psqlqueue.batch_is_plain({batch})"));

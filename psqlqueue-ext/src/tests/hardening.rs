@@ -172,7 +172,7 @@ mod tests {
               WHERE p.pronamespace = 'psqlqueue'::regnamespace
                 AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)
                 AND p.prosqlbody IS NULL
-                AND NOT (l.lanname = 'c' AND p.proname IN ('ulid', 'receipt', 'batch_is_plain', 'new_token', 'normalize_message_filters', 'match_message_filters'))",
+                AND NOT (l.lanname = 'c' AND p.proname IN ('ulid', 'ulids', 'receipt', 'batch_is_plain', 'new_token', 'normalize_message_filters', 'match_message_filters'))",
         );
         assert_eq!(unpinned, "none");
         // Planner settings on functions are the ones measured and commented (receive only).

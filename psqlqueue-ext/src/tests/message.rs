@@ -28,6 +28,36 @@ mod tests {
     }
 
     #[pg_test]
+    fn ulids_draws_increasing_ids_after_ulid_s_and_refuses_a_bad_count() {
+        // ulids(n) is n calls of ulid() in one: every id greater than the one before, the
+        // first greater than the last id ulid() gave in this backend, as send_batch's answers
+        // (and its grouped messages' arrival order) rely on.
+        let before = one::<String>("SELECT psqlqueue.ulid()");
+        let checked = one::<String>(&format!(
+            "WITH drawn AS (SELECT psqlqueue.ulids(1000) AS ids)
+             SELECT format('%s|%s|%s|%s', cardinality(d.ids), length(d.ids[1]),
+                           d.ids[1] COLLATE \"C\" > '{before}',
+                           (SELECT bool_and(i.id COLLATE \"C\" > i.previous)
+                              FROM (SELECT u.id, lag(u.id) OVER (ORDER BY u.n) AS previous
+                                      FROM unnest(d.ids) WITH ORDINALITY AS u(id, n)) AS i
+                             WHERE i.previous IS NOT NULL))
+               FROM drawn AS d"
+        ));
+        assert_eq!(checked, "1000|26|t|t");
+        assert_eq!(one::<String>("SELECT psqlqueue.ulids(0)::text"), "{}");
+        assert_error(
+            "SELECT psqlqueue.ulids(1001)",
+            "22023",
+            "count must be between 0 and 1000, got 1001",
+        );
+        assert_error(
+            "SELECT psqlqueue.ulids(-1)",
+            "22023",
+            "count must be between 0 and 1000, got -1",
+        );
+    }
+
+    #[pg_test]
     fn send_without_label_or_attributes_gives_null_label_and_empty_object() {
         queue("q");
         run("SELECT psqlqueue.send('q', 'b', '')");
