@@ -192,20 +192,20 @@ DECLARE
     valid boolean;
 BEGIN
     -- The common batch, valid and without deduplication ids or delays of its own, takes two
-    -- statements and runs no query for the rest. The check of the whole batch (batch_is_plain,
-    -- batch.rs: batch_message_is_valid's rules read off the jsonb's binary form in Rust) is a
-    -- plain expression, which PL/pgSQL evaluates without starting a query. The first statement
-    -- locks the queue's row (held until commit: the queue is not deleted under the batch),
-    -- computes the rows' times and draws the ids (ulids, id.rs: one call, increasing); the
-    -- second writes the rows and probes the listeners in one snapshot taken after that lock, so
-    -- a listen_for that held the queue meanwhile (wakeup.sql) is seen, and woken. Its rows come
-    -- from one scan of the array zipped with the ids, with no join or sort to reorder them: they
-    -- are written in input order (grouped messages arrive in it), and the answer is the ids as
-    -- drawn. Against the one statement it replaced (ids drawn row by row, the queue joined and
-    -- locked in it, answers aggregated and sorted, a statement of its own for the listeners)
-    -- and batch_is_plain's walk with PostgreSQL's jsonb iterator: 858,713 instructions per
-    -- batch of ten against 744,774 (callgrind, 200 calls, fresh databases; batch_is_plain
-    -- 33.5k -> 3.7k of them).
+    -- statements (and announce's, when someone listens). The check of the whole batch
+    -- (batch_is_plain, batch.rs: batch_message_is_valid's rules read off the jsonb's binary form in
+    -- Rust) is a plain expression, which PL/pgSQL evaluates without starting a query. The first
+    -- statement locks the queue's row (held until commit: the queue is not deleted under the
+    -- batch), computes the rows' times and draws the ids (ulids, id.rs: one call, increasing); the
+    -- second writes the rows and probes the listeners in one snapshot taken after that lock, so a
+    -- listen_for that held the queue meanwhile (wakeup.sql) is seen, and woken. Its rows come from
+    -- one scan of the array zipped with the ids, with no join or sort to reorder them: they are
+    -- written in input order (grouped messages arrive in it), and the answer is the ids as drawn.
+    -- Against the statements it replaced (one INSERT drawing the ids row by row, joining and
+    -- locking the queue, its answers aggregated and sorted; a second probing the listeners) and
+    -- batch_is_plain's walk with PostgreSQL's jsonb iterator: 858,713 instructions per batch of ten
+    -- against 744,774 (callgrind, 200 calls, fresh databases; batch_is_plain 33.5k -> 3.7k of
+    -- them).
     -- A batch that is bad, has options of its own or names no queue goes on to the statements
     -- after it, which say which, and write the second kind.
     IF psqlqueue.batch_is_plain(send_batch.messages) THEN

@@ -29,7 +29,7 @@ pub fn ulid() -> String {
     GENERATOR.with(|generator| next(&mut generator.borrow_mut()))
 }
 
-/// Returns `count` (0..1000) new ULIDs, each greater than the one before: what `count` calls of
+/// Returns `count` (0 to 1000) new ULIDs, each greater than the one before: what `count` calls of
 /// `ulid` return, in one call (send_batch's ids, one function call instead of one per message).
 #[pg_extern(volatile, parallel_safe)]
 pub fn ulids(count: i32) -> Vec<String> {

@@ -39,6 +39,7 @@ extension_sql_file!(
     requires = [
         "wakeup",
         "ulid_comment",
+        "ulids_comment",
         "receipt_comment",
         batch::batch_is_plain
     ]

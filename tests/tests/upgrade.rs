@@ -248,10 +248,9 @@ async fn the_update_to_0_8_0_lets_roles_that_receive_peek() {
     assert!(!producer_may, "a producer may not peek");
 }
 
-/// Roles given a set before 0.12.0 hold all of it after the update, which made lease_failure
-/// anew (dropping its grants) and added batch_is_plain; a consumer is given neither.
-#[tokio::test]
-async fn the_update_to_0_12_0_keeps_the_sets_of_granted_roles_whole() {
+/// Roles given a set at `from` hold all of it after `ALTER EXTENSION psqlqueue UPDATE` to
+/// `to` (the default version when None), and a consumer is given no internal function.
+async fn sets_stay_whole(from: &str, to: Option<&str>) {
     let db = TestDb::empty().await;
     let client = db.connect().await;
     let suffix = db.name().to_owned();
@@ -264,13 +263,14 @@ async fn the_update_to_0_12_0_keeps_the_sets_of_granted_roles_whole() {
         .iter()
         .map(|(role, kind)| format!("CREATE ROLE {role}; SELECT psqlqueue.grant_{kind}('{role}');"))
         .collect();
+    let target = to.map_or(String::new(), |version| format!(" TO '{version}'"));
     client
         .batch_execute(&format!(
-            "CREATE EXTENSION psqlqueue VERSION '0.11.0'; {grants}
-             ALTER EXTENSION psqlqueue UPDATE TO '0.12.0';"
+            "CREATE EXTENSION psqlqueue VERSION '{from}'; {grants}
+             ALTER EXTENSION psqlqueue UPDATE{target};"
         ))
         .await
-        .expect("install 0.11.0, grant, update");
+        .expect("install, grant, update");
     let mut missing = Vec::new();
     for (role, kind) in &roles {
         let lacks: String = client
@@ -287,10 +287,13 @@ async fn the_update_to_0_12_0_keeps_the_sets_of_granted_roles_whole() {
             missing.push(format!("{kind}: {lacks}"));
         }
     }
-    let consumer_may: bool = client
+    let consumer_holds: String = client
         .query_one(
-            "SELECT has_function_privilege($1, 'psqlqueue.batch_is_plain(jsonb)', 'EXECUTE')
-                 OR has_function_privilege($1, 'psqlqueue.lease_failure(text, text)', 'EXECUTE')",
+            "SELECT coalesce(string_agg(p.oid::regprocedure::text, ', '), '')
+               FROM pg_proc AS p
+              WHERE p.pronamespace = 'psqlqueue'::regnamespace
+                AND p.proname IN ('batch_is_plain', 'lease_failure', 'ulids')
+                AND has_function_privilege($1, p.oid, 'EXECUTE')",
             &[&roles[2].0],
         )
         .await
@@ -301,7 +304,24 @@ async fn the_update_to_0_12_0_keeps_the_sets_of_granted_roles_whole() {
     drop_roles_after(db, &names).await;
     assert!(
         missing.is_empty(),
-        "functions of a set lost in the update: {missing:?}"
+        "{from}: functions of a set lost in the update: {missing:?}"
     );
-    assert!(!consumer_may, "a consumer holds no internal function");
+    assert_eq!(
+        consumer_holds, "",
+        "{from}: a consumer holds no internal function"
+    );
+}
+
+/// The update to 0.12.0 made lease_failure anew (dropping its grants) and added batch_is_plain.
+#[tokio::test]
+async fn the_update_to_0_12_0_keeps_the_sets_of_granted_roles_whole() {
+    sets_stay_whole("0.11.0", Some("0.12.0")).await;
+}
+
+/// From every release since, to this one (0.16.0 added ulids).
+#[tokio::test]
+async fn the_update_to_this_release_keeps_the_sets_of_granted_roles_whole() {
+    for &from in PREVIOUS.iter().skip_while(|&&version| version != "0.12.0") {
+        sets_stay_whole(from, None).await;
+    }
 }

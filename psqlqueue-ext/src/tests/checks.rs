@@ -241,9 +241,11 @@ mod tests {
             )
         };
         for element in [
-            r#"{"body": ""}"#,
-            r#"{"body": "b", "label": 1}"#,
-            r#"{"body": "b", "x": 1}"#,
+            r#"{"body": ""}"#.to_owned(),
+            r#"{"body": "b", "label": 1}"#.to_owned(),
+            r#"{"body": "b", "x": 1}"#.to_owned(),
+            format!(r#"{{"body": "b", "label": "{}"}}"#, "é".repeat(128)),
+            format!(r#"{{"body": "b", "label": "{}"}}"#, "é".repeat(129)),
         ] {
             batches.push(format!(
                 r#"(SELECT jsonb_agg(CASE WHEN i = 700 THEN '{element}'::jsonb ELSE jsonb_build_object('body', repeat('b', i), 'label', repeat('l', i % 100)) END) FROM generate_series(1, 1000) AS i)"#
@@ -258,6 +260,11 @@ mod tests {
             "repeat('v', CASE WHEN i = 70 THEN 1025 ELSE i * 10 END)",
             "CASE WHEN i = 70 THEN to_jsonb(1) ELSE to_jsonb(repeat('v', i)) END",
             "CASE WHEN i = 70 THEN '{}'::jsonb ELSE to_jsonb(repeat('v', i)) END",
+            // Two-byte characters past the byte limit: their bytes are read where the walk
+            // says they start (value 29 sits at entry 128, which holds an end offset).
+            "CASE WHEN i IN (29, 70) THEN repeat('é', 1024) ELSE repeat('v', i) END",
+            "CASE WHEN i = 29 THEN repeat('é', 1025) ELSE repeat('v', i) END",
+            "CASE WHEN i = 70 THEN repeat('é', 1025) ELSE repeat('v', i) END",
         ] {
             batches.push(attributes(value));
         }
