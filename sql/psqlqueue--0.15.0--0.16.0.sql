@@ -50,97 +50,101 @@ BEGIN
     -- them).
     -- A batch that is bad, has options of its own or names no queue goes on to the statements
     -- after it, which say which, and write the second kind.
-    IF psqlqueue.batch_is_plain(send_batch.messages) THEN
-        SELECT at + make_interval(secs => q.delivery_delay_seconds),
-               at + make_interval(secs => q.message_retention_seconds),
-               psqlqueue.ulids(jsonb_array_length(send_batch.messages))
-          INTO visible, expires, own
-          FROM psqlqueue.queues AS q WHERE q.id = send_batch.queue FOR KEY SHARE;
-        IF FOUND THEN
-            WITH written AS (
-                INSERT INTO psqlqueue.messages AS m (id, queue_id, label, body, attributes, visible_at,
-                                                     expires_at, created_at, group_id)
-                SELECT e.id, send_batch.queue, nullif(e.m ->> 'label', ''), e.m ->> 'body',
-                       coalesce(nullif(e.m -> 'attributes', 'null'), '{}'), visible, expires, at,
-                       e.m ->> 'group_id'
-                  FROM ROWS FROM (jsonb_array_elements(send_batch.messages), unnest(own)) AS e(m, id)
-                RETURNING m.visible_at <= at AS deliverable
-            )
-            SELECT bool_or(w.deliverable)
-                   AND EXISTS (SELECT FROM psqlqueue.listeners AS l
-                                WHERE l.queue_id = send_batch.queue AND l.until > at AND l.armed)
-              INTO woken
-              FROM written AS w;
-            IF woken THEN
-                PERFORM psqlqueue.announce(send_batch.queue);
+    <<write>>
+    BEGIN
+        IF psqlqueue.batch_is_plain(send_batch.messages) THEN
+            SELECT at + make_interval(secs => q.delivery_delay_seconds),
+                   at + make_interval(secs => q.message_retention_seconds),
+                   psqlqueue.ulids(jsonb_array_length(send_batch.messages))
+              INTO visible, expires, answers
+              FROM psqlqueue.queues AS q WHERE q.id = send_batch.queue FOR KEY SHARE;
+            IF FOUND THEN
+                WITH written AS (
+                    INSERT INTO psqlqueue.messages AS m (id, queue_id, label, body, attributes, visible_at,
+                                                         expires_at, created_at, group_id)
+                    SELECT e.id, send_batch.queue, nullif(e.m ->> 'label', ''), e.m ->> 'body',
+                           coalesce(nullif(e.m -> 'attributes', 'null'), '{}'), visible, expires, at,
+                           e.m ->> 'group_id'
+                      FROM ROWS FROM (jsonb_array_elements(send_batch.messages), unnest(answers)) AS e(m, id)
+                    RETURNING m.visible_at <= at AS deliverable
+                )
+                SELECT bool_or(w.deliverable)
+                       AND EXISTS (SELECT FROM psqlqueue.listeners AS l
+                                    WHERE l.queue_id = send_batch.queue AND l.until > at AND l.armed)
+                  INTO woken
+                  FROM written AS w;
+                EXIT write;
             END IF;
-            -- RETURN NEXT runs no query, where RETURN QUERY would start one (+8k instructions).
-            FOREACH answer IN ARRAY own LOOP
-                RETURN NEXT answer;
-            END LOOP;
-            RETURN;
         END IF;
-    END IF;
-    -- A query of send_batch's own, so its plan is cached with the function's: as a function
-    -- of its own (a SQL function with a subquery is not inlined) it was planned on every call.
-    valid := CASE WHEN jsonb_typeof(send_batch.messages) = 'array'
-                        AND jsonb_array_length(send_batch.messages) BETWEEN 1 AND 1000
-                  THEN (SELECT bool_and(psqlqueue.batch_message_is_valid(e.m))
-                          FROM jsonb_array_elements(send_batch.messages) AS e(m))
-                  ELSE false END;
-    IF NOT valid THEN
-        PERFORM psqlqueue.check_batch_messages(send_batch.messages);
-    END IF;
-    -- Held until commit: the queue is not deleted under the batch.
-    SELECT q.message_retention_seconds INTO retention
-      FROM psqlqueue.queues AS q WHERE q.id = send_batch.queue FOR KEY SHARE;
-    IF NOT FOUND THEN
-        PERFORM psqlqueue.raise_not_found('queue', send_batch.queue);
-    END IF;
-    -- Ids in input order; own[i] is element i's id.
-    own := psqlqueue.ulids(jsonb_array_length(send_batch.messages));
-    answers := own;
-    -- Per-element options, each on its own: a delay past the retention, deduplication ids (one
-    -- claim per element, in order, so a batch that repeats an id answers the first's id for both).
-    IF send_batch.messages @? '$[*].delay_seconds ? (@ != null)' THEN
-        FOR element IN SELECT e.i, (e.m ->> 'delay_seconds')::numeric::int AS delay
-                         FROM jsonb_array_elements(send_batch.messages) WITH ORDINALITY AS e(m, i)
-                        WHERE (e.m ->> 'delay_seconds')::numeric::int >= retention
-                        ORDER BY e.i LIMIT 1 LOOP
-            PERFORM psqlqueue.check_delay_fits(send_batch.queue, element.delay, format('messages[%s].', element.i - 1));
-        END LOOP;
-    END IF;
-    IF send_batch.messages @? '$[*].deduplication_id ? (@ != null)' THEN
-        FOR element IN SELECT e.i, e.m ->> 'deduplication_id' AS deduplication_id
-                         FROM jsonb_array_elements(send_batch.messages) WITH ORDINALITY AS e(m, i)
-                        WHERE e.m ->> 'deduplication_id' IS NOT NULL
-                        ORDER BY e.i LOOP
-            answers[element.i::int] := psqlqueue.claim_deduplication(send_batch.queue, element.deduplication_id,
-                                                                     own[element.i::int], at);
-        END LOOP;
-    END IF;
-    -- One INSERT, in input order (so grouped messages arrive in it), of every element that is
-    -- not a duplicate.
-    WITH written AS (
-        INSERT INTO psqlqueue.messages AS m (id, queue_id, label, body, attributes, visible_at, expires_at,
-                                             created_at, group_id)
-        SELECT own[e.i::int], q.id, nullif(e.m ->> 'label', ''), e.m ->> 'body',
-               coalesce(nullif(e.m -> 'attributes', 'null'), '{}'),
-               at + make_interval(secs => coalesce((e.m ->> 'delay_seconds')::numeric::int, q.delivery_delay_seconds)),
-               at + make_interval(secs => q.message_retention_seconds),
-               at, e.m ->> 'group_id'
-          FROM jsonb_array_elements(send_batch.messages) WITH ORDINALITY AS e(m, i),
-               psqlqueue.queues AS q
-         WHERE q.id = send_batch.queue AND answers[e.i::int] = own[e.i::int]
-         ORDER BY e.i
-        RETURNING m.visible_at <= at AS deliverable
-    )
-    SELECT bool_or(w.deliverable) INTO woken FROM written AS w;
-    IF woken AND EXISTS (SELECT FROM psqlqueue.listeners AS l
-                         WHERE l.queue_id = send_batch.queue AND l.until > at AND l.armed) THEN
+        -- A query of send_batch's own, so its plan is cached with the function's: as a function
+        -- of its own (a SQL function with a subquery is not inlined) it was planned on every call.
+        valid := CASE WHEN jsonb_typeof(send_batch.messages) = 'array'
+                            AND jsonb_array_length(send_batch.messages) BETWEEN 1 AND 1000
+                      THEN (SELECT bool_and(psqlqueue.batch_message_is_valid(e.m))
+                              FROM jsonb_array_elements(send_batch.messages) AS e(m))
+                      ELSE false END;
+        IF NOT valid THEN
+            PERFORM psqlqueue.check_batch_messages(send_batch.messages);
+        END IF;
+        -- Held until commit: the queue is not deleted under the batch.
+        SELECT q.message_retention_seconds INTO retention
+          FROM psqlqueue.queues AS q WHERE q.id = send_batch.queue FOR KEY SHARE;
+        IF NOT FOUND THEN
+            PERFORM psqlqueue.raise_not_found('queue', send_batch.queue);
+        END IF;
+        -- Ids in input order; own[i] is element i's id.
+        own := psqlqueue.ulids(jsonb_array_length(send_batch.messages));
+        answers := own;
+        -- Per-element options, each on its own: a delay past the retention, deduplication ids (one
+        -- claim per element, in order, so a batch that repeats an id answers the first's id for both).
+        IF send_batch.messages @? '$[*].delay_seconds ? (@ != null)' THEN
+            FOR element IN SELECT e.i, (e.m ->> 'delay_seconds')::numeric::int AS delay
+                             FROM jsonb_array_elements(send_batch.messages) WITH ORDINALITY AS e(m, i)
+                            WHERE (e.m ->> 'delay_seconds')::numeric::int >= retention
+                            ORDER BY e.i LIMIT 1 LOOP
+                PERFORM psqlqueue.check_delay_fits(send_batch.queue, element.delay, format('messages[%s].', element.i - 1));
+            END LOOP;
+        END IF;
+        IF send_batch.messages @? '$[*].deduplication_id ? (@ != null)' THEN
+            FOR element IN SELECT e.i, e.m ->> 'deduplication_id' AS deduplication_id
+                             FROM jsonb_array_elements(send_batch.messages) WITH ORDINALITY AS e(m, i)
+                            WHERE e.m ->> 'deduplication_id' IS NOT NULL
+                            ORDER BY e.i LOOP
+                answers[element.i::int] := psqlqueue.claim_deduplication(send_batch.queue, element.deduplication_id,
+                                                                         own[element.i::int], at);
+            END LOOP;
+        END IF;
+        -- One INSERT, in input order (so grouped messages arrive in it), of every element that is
+        -- not a duplicate.
+        WITH written AS (
+            INSERT INTO psqlqueue.messages AS m (id, queue_id, label, body, attributes, visible_at, expires_at,
+                                                 created_at, group_id)
+            SELECT own[e.i::int], q.id, nullif(e.m ->> 'label', ''), e.m ->> 'body',
+                   coalesce(nullif(e.m -> 'attributes', 'null'), '{}'),
+                   at + make_interval(secs => coalesce((e.m ->> 'delay_seconds')::numeric::int, q.delivery_delay_seconds)),
+                   at + make_interval(secs => q.message_retention_seconds),
+                   at, e.m ->> 'group_id'
+              FROM jsonb_array_elements(send_batch.messages) WITH ORDINALITY AS e(m, i),
+                   psqlqueue.queues AS q
+             WHERE q.id = send_batch.queue AND answers[e.i::int] = own[e.i::int]
+             ORDER BY e.i
+            RETURNING m.visible_at <= at AS deliverable
+        )
+        -- As on the common path: the look for listeners in the INSERT's snapshot, taken after
+        -- the queue's row lock above.
+        SELECT bool_or(w.deliverable)
+               AND EXISTS (SELECT FROM psqlqueue.listeners AS l
+                           WHERE l.queue_id = send_batch.queue AND l.until > at AND l.armed)
+          INTO woken
+          FROM written AS w;
+    END;
+    IF woken THEN
         PERFORM psqlqueue.announce(send_batch.queue);
     END IF;
-    RETURN QUERY SELECT a.id FROM unnest(answers) WITH ORDINALITY AS a(id, i) ORDER BY a.i;
+    -- RETURN NEXT runs no query, where RETURN QUERY would start one (+8k instructions).
+    FOREACH answer IN ARRAY answers LOOP
+        RETURN NEXT answer;
+    END LOOP;
 END
 $$;
 -- CREATE OR REPLACE resets SECURITY DEFINER; an entry point (privileges.sql).

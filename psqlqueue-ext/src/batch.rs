@@ -202,8 +202,12 @@ unsafe fn every_pair(
     let size = unsafe { shape(object) }.size as usize;
     // SAFETY: an object has an entry per key, then one per value.
     let pairs = unsafe { Container::of(object, 2 * size) };
-    // The values' bytes follow the keys': the first value starts where the last key ends.
-    let values_start = pairs.children(0, size, 0).last().map_or(0, |key| key.end);
+    // The values' bytes follow the keys': PostgreSQL's getJsonbOffset finds where the first
+    // value starts from the nearest stored end offset, without a pass over the keys.
+    // SAFETY: the object has 2 * size entries, so entry `size` exists when size > 0 (and its
+    // offset, the end of the keys, is 0 when size is 0). A size has 28 bits (JB_CMASK): the
+    // cast to int keeps it.
+    let values_start = unsafe { pg_sys::getJsonbOffset(object, size as i32) } as usize;
     pairs
         .children(0, size, 0)
         .zip(pairs.children(size, 2 * size, values_start))
